@@ -1,0 +1,4 @@
+"""``python -m genzoo`` (and ``torchrun -m genzoo``) run the command line."""
+from .cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""The ``genzoo`` command line: list, summary, train, resume, sample, analyze.
+
+Errors that a user can fix (bad config, missing data, a checkpoint from another model, NaN losses)
+are printed as one line naming the cause and the fix, with exit code 2, instead of a traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .config import ConfigError
+    from .data.types import DataError
+    from .training.checkpoint import CheckpointError
+    from .training.trainer import NonFiniteLossError
+    return ConfigError, DataError, CheckpointError, NonFiniteLossError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as e:
+            click.echo(f"genzoo: error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genzoo")
+def cli() -> None:
+    """Train, sample, evaluate and explore generative models (Foster, Géron ch. 17, PixelCNN)."""
+
+
+@cli.command("list")
+def list_cmd() -> None:
+    """Recipes, model families and datasets."""
+    from .config import available_recipes, load_recipe
+    from .data import dataset_info, dataset_names
+    from .models import model_families
+
+    click.echo("Recipes:")
+    for name in available_recipes():
+        raw = load_recipe(name)
+        data = (raw.get("data") or {}).get("name", "fashion-mnist")
+        click.echo(f"  {name:<22} family={raw['model']['family']:<12} data={data}")
+    click.echo("\nModel families:")
+    for name, cls in model_families().items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"  {name:<14} {doc}")
+    click.echo("\nDatasets:")
+    for name in dataset_names():
+        click.echo(f"  {name:<14} {dataset_info(name).description}")
+
+
+@cli.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field.")
+def summary(recipe: str, overrides: tuple[str, ...]) -> None:
+    """Per-layer table of RECIPE's networks, then "Total params" and "Trainable params"."""
+    from .models import build_model
+    from .runs import config_from_recipe
+
+    cfg = config_from_recipe(recipe, list(overrides))
+    click.echo(build_model(cfg.model).summary())
+
+
+def _train_options(f):
+    for opt in reversed([
+        click.option("--dataset", help="Dataset name (see `genzoo list`)."),
+        click.option("--data-dir", type=click.Path(), help="Folder holding the dataset's files."),
+        click.option("--epochs", type=int, help="Epochs to train (replaces a recipe's step budget)."),
+        click.option("--max-steps", type=int, help="Stop after N optimizer steps."),
+        click.option("--batch-size", type=int),
+        click.option("--seed", type=int),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override any config field, e.g. --set model.z_dim=16 --set checkpoint_every=500."),
+        click.option("--out", type=click.Path(path_type=Path), help="Run folder (default runs/NNNN_RECIPE)."),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.argument("recipe")
+@_train_options
+def train(recipe: str, dataset, data_dir, epochs, max_steps, batch_size, seed, overrides, out, no_progress) -> None:
+    """Train RECIPE (a recipe name or a YAML file) into a new run folder."""
+    from . import runs
+
+    cfg = runs.config_from_recipe(recipe, list(overrides), dataset=dataset, data_dir=data_dir, epochs=epochs,
+                                  max_steps=max_steps, batch_size=batch_size, seed=seed)
+    run_dir, result = runs.train(cfg, out, progress=not no_progress)
+    if result.get("samples") is not None or _is_main():
+        click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
+
+
+def _is_main() -> bool:
+    import os
+    return os.environ.get("RANK", "0") == "0"
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--epochs", type=int, help="New total number of epochs.")
+@click.option("--max-steps", type=int, help="New total number of steps.")
+@click.option("--no-progress", is_flag=True)
+def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
+    """Continue RUN_DIR from its newest checkpoint, exactly where it stopped."""
+    from . import runs
+
+    result = runs.resume(run_dir, epochs, max_steps, progress=not no_progress)
+    if _is_main():
+        click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-n", "--num", default=64, show_default=True, help="Number of images.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="PNG path (default RUN_DIR/samples/sample-SEED.png).")
+@click.option("--label", type=int, help="Class label for conditional models (default: cycle through classes).")
+@click.option("--no-ema", is_flag=True, help="Use the raw weights even when EMA weights exist.")
+@click.option("--nrow", type=int, default=8, show_default=True)
+def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int) -> None:
+    """Draw -n images from RUN_DIR's newest checkpoint: a PNG grid and a .safetensors tensor file."""
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import save_file
+
+    from .analysis.grid import save_grid
+    from .config import ConfigError
+    from .runs import load_run
+
+    if num < 1:
+        raise ConfigError("-n must be >= 1")
+    cfg, model = load_run(run_dir, use_ema=not no_ema)
+    condition = None
+    if label is not None:
+        k = model.config.num_classes
+        if not k:
+            raise ConfigError("--label needs a class-conditional model (model.num_classes > 0)")
+        if not 0 <= label < k:
+            raise ConfigError(f"--label must be in [0, {k - 1}]")
+        condition = F.one_hot(torch.full((num,), label), k).float()
+    g = torch.Generator().manual_seed(seed)
+    with torch.inference_mode():
+        images = model.sample(num, generator=g, condition=condition)
+    out = out or run_dir / "samples" / f"sample-{seed}.png"
+    save_grid(images, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
+    tensor_path = out.with_suffix(".safetensors")
+    save_file({"images": images.contiguous().cpu()}, str(tensor_path))
+    click.echo(json.dumps({"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
+                                           "arithmetic", "histograms", "nearest", "curves", "all"]))
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default RUN_DIR/analysis).")
+@click.option("--split", default="test", show_default=True, help="Data split to analyse.")
+@click.option("-n", "--num", type=int, help="How many images/points (analysis-specific default).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--attribute", help="Attribute name (arithmetic) or class index for label-based vectors.")
+def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | None, seed: int,
+            attribute: str | None) -> None:
+    """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
+    from .analysis import run_analysis
+
+    result = run_analysis(run_dir, what, out_dir=out, split=split, n=num, seed=seed, attribute=attribute)
+    click.echo(json.dumps(result, indent=2, default=str))
+
+
+def main() -> None:
+    cli(prog_name="genzoo")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Run configuration: typed dataclasses, recipe loading and ``--set key=value`` overrides.
+
+A run is fully described by one :class:`RunConfig`. Recipes (``genzoo/recipes/*.yaml``) are partial
+configs; the CLI merges a recipe, command-line flags and ``--set`` overrides into the resolved config
+that is written to ``RUN_DIR/config.yaml`` and read back by ``resume``, ``sample`` and ``analyze``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RECIPE_DIR = Path(__file__).parent / "recipes"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass
+class DataConfig:
+    """Which images to train on and how to prepare them."""
+
+    name: str = "fashion-mnist"
+    data_dir: str | None = None       # overrides $GENZOO_DATA and the system locations
+    split: str = "train"
+    image_size: int | None = None     # resize (and centre-crop) to this size; default: the model's input
+    channels: int | None = None       # 1 (grey) or 3 (RGB); default: the model's input
+    limit: int | None = None          # keep the first N images (book: AE digits uses x_train[:1000])
+    classes: list[int] | None = None  # keep only these labels (book: CIFAR-10 horses = [7])
+    attributes: list[str] | None = None  # attribute columns carried as condition (CelebA-format data)
+    binarize: bool = False            # threshold at 0.5 after scaling to [0, 1]
+    quantize: int | None = None       # K grey levels (PixelCNN-style targets)
+
+
+@dataclass
+class OptimConfig:
+    """One optimizer. Defaults follow Keras (eps 1e-7, RMSprop rho 0.9) since the recipes come from Keras code."""
+
+    name: str = "adam"                # adam | adamw | rmsprop | nadam | sgd
+    lr: float = 1e-3
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-7
+    weight_decay: float = 0.0
+    rho: float = 0.9                  # RMSprop decay (Keras "rho", PyTorch "alpha")
+    momentum: float = 0.0
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs: the recipe's model and data plus the training loop's knobs."""
+
+    recipe: str = "custom"
+    model: dict[str, Any] = field(default_factory=dict)   # {"family": ..., family-specific fields}
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: dict[str, OptimConfig] = field(default_factory=lambda: {"model": OptimConfig()})
+    epochs: int = 10
+    max_steps: int | None = None      # stop after this many optimizer steps (generator steps for GANs)
+    batch_size: int = 32              # global batch: split across processes under torchrun
+    seed: int = 0
+    n_critic: int = 1                 # discriminator/critic steps per generator step (adversarial only)
+    lr_decay: float = 1.0             # multiply every learning rate by this after each epoch (book's step decay)
+    grad_clip: float | None = None    # clip the global gradient norm of each optimizer step
+    ema_decay: float | None = None    # keep an exponential moving average of the (generator) weights
+    checkpoint_every: int = 1000      # steps between checkpoints (also written at each epoch end and at the end)
+    keep_checkpoints: int = 2
+    log_every: int = 50               # steps between metric lines (the only host sync of the hot loop)
+    sample_every_epoch: bool = True
+    sample_n: int = 64
+    precision: str = "fp32"           # fp32 | bf16 (autocast)
+    channels_last: bool = False
+    compile: bool = False             # torch.compile the networks
+    num_threads: int | None = None    # torch.set_num_threads; default: PyTorch's choice
+    tensorboard: bool = True          # also log to TensorBoard when the package is installed
+    device: str = "auto"              # auto | cpu | cuda | cuda:N
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------------------
+# Building dataclasses from plain dicts, with errors that name the bad key.
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Convert ``value`` to the annotated type ``tp`` (dataclasses, lists, dicts, optionals, scalars)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for a in args:
+            try:
+                return _coerce(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0])
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp) or (Any,)
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        _, vt = typing.get_args(tp) or (str, Any)
+        return {k: _coerce(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any] | None, where: str = "config") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys are an error that lists the valid ones."""
+    data = dict(data or {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field without default
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated recursively with ``update`` (mappings merge, everything else replaces)."""
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b.c=value``; the value is read as YAML so numbers, booleans, lists and null work."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. --set model.z_dim=16")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text!r}: cannot parse the value ({e})") from None
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a raw (dict) config; keys are checked when the config is built."""
+    out = dict(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[part] = child
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def available_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+
+
+def load_recipe(name_or_path: str) -> dict[str, Any]:
+    """Read a recipe by name (``vae-digits``) or from a YAML file path."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = RECIPE_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise ConfigError(
+            f"unknown recipe {name_or_path!r}; `genzoo list` shows the recipes: {', '.join(available_recipes())}"
+        )
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    raw.setdefault("recipe", path.stem)
+    return raw
+
+
+def build_config(raw: dict[str, Any]) -> RunConfig:
+    cfg = from_dict(RunConfig, raw)
+    if not cfg.model.get("family"):
+        raise ConfigError("config.model.family is missing: a recipe must name its model family")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: RunConfig) -> None:
+    """Range checks that a type check cannot do."""
+    checks = [
+        (cfg.epochs >= 0, "epochs must be >= 0"),
+        (cfg.max_steps is None or cfg.max_steps >= 0, "max_steps must be >= 0"),
+        (cfg.batch_size >= 1, "batch_size must be >= 1"),
+        (cfg.n_critic >= 1, "n_critic must be >= 1"),
+        (cfg.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+        (cfg.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
+        (cfg.log_every >= 1, "log_every must be >= 1"),
+        (cfg.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {cfg.precision!r}"),
+        (cfg.ema_decay is None or 0.0 < cfg.ema_decay < 1.0, "ema_decay must be in (0, 1)"),
+        (cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip must be > 0"),
+        (cfg.lr_decay > 0, "lr_decay must be > 0"),
+        (cfg.data.channels in (None, 1, 3), "data.channels must be 1 or 3"),
+        (cfg.data.quantize is None or cfg.data.quantize >= 2, "data.quantize must be >= 2"),
+    ]
+    for name, opt in cfg.optim.items():
+        checks.append((opt.lr > 0, f"optim.{name}.lr must be > 0"))
+        checks.append((opt.name in ("adam", "adamw", "rmsprop", "nadam", "sgd"),
+                       f"optim.{name}.name must be one of adam, adamw, rmsprop, nadam, sgd; got {opt.name!r}"))
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg)
+
+
+def save_config(cfg: RunConfig, path: Path) -> None:
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+
+
+def read_config(path: Path) -> RunConfig:
+    if not path.exists():
+        raise ConfigError(f"{path} not found: is {path.parent} a genzoo run folder (made by `genzoo train`)?")
+    with open(path) as f:
+        return build_config(yaml.safe_load(f) or {})

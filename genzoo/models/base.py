@@ -1,0 +1,176 @@
+"""The model contract every family implements, and the registry that finds families by name.
+
+A single-objective model implements :meth:`GenerativeModel.loss`; an adversarial one implements
+:meth:`AdversarialModel.discriminator_loss` and :meth:`AdversarialModel.generator_loss`. Both return
+a dict whose ``"loss"`` entry is optimised; every other entry is a raw, unweighted quantity (ELBO in
+nats, KL, reconstruction error, critic score) logged next to it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ConfigError, from_dict
+from ..data.loader import Batch
+from ..data.transforms import unscale
+from ..nn.summary import LayerRow, format_summary, layer_rows
+
+
+@dataclass
+class ModelConfig:
+    """Fields every family has. ``input_shape`` is C, H, W; ``data_range`` is how pixels are scaled."""
+
+    family: str = ""
+    input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
+    data_range: str = "01"          # "01" → [0, 1] (sigmoid outputs), "pm1" → [-1, 1] (tanh outputs)
+    num_classes: int = 0            # > 0: conditional on a class label (one-hot)
+    num_attributes: int = 0         # > 0: conditional on a binary attribute vector
+
+    @property
+    def condition_dim(self) -> int:
+        return self.num_classes or self.num_attributes
+
+    def check(self) -> None:
+        if len(self.input_shape) != 3 or self.input_shape[0] not in (1, 3):
+            raise ConfigError(f"model.input_shape must be [C, H, W] with C 1 or 3, got {self.input_shape}")
+        if self.data_range not in ("01", "pm1"):
+            raise ConfigError(f"model.data_range must be '01' or 'pm1', got {self.data_range!r}")
+        if self.num_classes and self.num_attributes:
+            raise ConfigError("set model.num_classes or model.num_attributes, not both")
+
+
+class GenerativeModel(nn.Module):
+    """Base class: a registered family with a typed config, a loss and a sampler."""
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    adversarial: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.check()
+        self.config = config
+
+    # -- what the trainer uses ------------------------------------------------------------------
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per optimizer; keys match ``RunConfig.optim``."""
+        return {"model": list(self.parameters())}
+
+    def ema_module(self) -> nn.Module:
+        """The sub-network whose weights an EMA averages (the whole model, or a GAN's generator)."""
+        return self
+
+    # -- what sampling and analysis use ---------------------------------------------------------
+    def sample(self, n: int, *, generator: torch.Generator | None = None,
+               condition: Tensor | None = None) -> Tensor:
+        """``n`` new images in ``[0, 1]``, ``N×C×H×W``."""
+        raise NotImplementedError
+
+    def to_unit(self, x: Tensor) -> Tensor:
+        """Map model-space images to ``[0, 1]``."""
+        return unscale(x.float(), self.config.data_range)
+
+    def condition_of(self, batch: Batch) -> Tensor | None:
+        """The conditioning vector of a batch: one-hot labels or attributes (None if unconditional)."""
+        c = self.config
+        if c.num_classes:
+            if batch.y is None:
+                raise ConfigError("this model is conditional on class labels but the dataset has none")
+            return F.one_hot(batch.y, c.num_classes).to(batch.x.dtype)
+        if c.num_attributes:
+            if batch.attrs is None:
+                raise ConfigError("this model is conditional on attributes but the dataset has none "
+                                  "(set data.attributes)")
+            return batch.attrs.to(batch.x.dtype)
+        return None
+
+    def default_condition(self, n: int, device: torch.device) -> Tensor | None:
+        """Cycle through the classes (0, 1, …, K-1, 0, …) or use all-zero attributes."""
+        c = self.config
+        if c.num_classes:
+            return F.one_hot(torch.arange(n, device=device) % c.num_classes, c.num_classes).float()
+        if c.num_attributes:
+            return torch.zeros(n, c.num_attributes, device=device)
+        return None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- description ----------------------------------------------------------------------------
+    def summary_parts(self) -> list[tuple[str, nn.Module, tuple]]:
+        """(title, network, example inputs) for each network, for :meth:`summary`."""
+        return [(self.family, self, ())]
+
+    def summary(self) -> str:
+        parts, all_rows = [], []
+        for title, net, example in self.summary_parts():
+            rows = layer_rows(net, example or None)
+            all_rows += rows
+            parts.append(format_summary(title, rows))
+        if len(parts) > 1:
+            t = sum(r.trainable for r in all_rows)
+            nt = sum(r.non_trainable for r in all_rows)
+            parts.append(f"Model: {self.family} (all networks)\nTotal params: {t + nt:,}\n"
+                         f"Trainable params: {t:,}\nNon-trainable params: {nt:,}\n")
+        return "\n".join(parts)
+
+
+class AdversarialModel(GenerativeModel):
+    """A generator and a discriminator/critic trained in alternating phases (Goodfellow et al. 2014)."""
+
+    adversarial = True
+    generator: nn.Module
+    discriminator: nn.Module
+
+    def discriminator_loss(self, batch: Batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def generator_loss(self, batch: Batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def after_discriminator_step(self) -> None:
+        """Hook after each critic update (WGAN weight clipping)."""
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"generator": list(self.generator.parameters()),
+                "discriminator": list(self.discriminator.parameters())}
+
+    def ema_module(self) -> nn.Module:
+        return self.generator
+
+
+_MODELS: dict[str, type[GenerativeModel]] = {}
+
+
+def register_model(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+    """Class decorator: make a family available to recipes by its ``family`` name."""
+    if not cls.family:
+        raise ValueError(f"{cls.__name__} has no family name")
+    _MODELS[cls.family] = cls
+    return cls
+
+
+def model_families() -> dict[str, type[GenerativeModel]]:
+    return dict(sorted(_MODELS.items()))
+
+
+def build_model(model_cfg: dict) -> GenerativeModel:
+    """Instantiate the family named in ``model_cfg["family"]`` from the rest of the dict."""
+    family = model_cfg.get("family")
+    if family not in _MODELS:
+        raise ConfigError(f"unknown model family {family!r}; known: {', '.join(sorted(_MODELS))}")
+    cls = _MODELS[family]
+    cfg = from_dict(cls.config_class, model_cfg, "model")
+    return cls(cfg)
+
+
+__all__ = ["AdversarialModel", "GenerativeModel", "LayerRow", "ModelConfig", "build_model", "model_families",
+           "register_model"]

@@ -1,0 +1,109 @@
+"""Encoders and decoders shared by the autoencoder and VAE families (and later the World-Models V).
+
+Two architectures, as in the books:
+- ``conv``: Foster ch. 3 (Listings 3.2, 3.3, 3.7): a conv stack, Flatten, Dense heads; the decoder is
+  Dense → Reshape → Conv2DTranspose stack ending in sigmoid.
+- ``dense``: Géron ch. 17: Flatten → Dense layers → coding layer; decoder Dense layers → Dense(H·W·C).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .layers import Reshape, activation
+from .stacks import conv_stack, dense_stack
+
+
+class ConvEncoder(nn.Module):
+    """Conv stack → Flatten → ``heads`` Dense(z_dim) outputs (1 for an AE, 2 — μ, log σ² — for a VAE).
+
+    A condition vector (one-hot class or attributes) is concatenated to the flattened features.
+    """
+
+    def __init__(self, input_shape: Sequence[int], z_dim: int, filters: Sequence[int], kernels: Sequence[int],
+                 strides: Sequence[int], *, heads: int = 1, batch_norm: bool = False, dropout: float | None = None,
+                 leaky_slope: float = 0.3, condition_dim: int = 0, code_activation: str = "linear",
+                 input_layer: nn.Module | None = None):
+        super().__init__()
+        self.input_layer = input_layer or nn.Identity()  # e.g. the noise of a denoising AE
+        self.conv = conv_stack(input_shape[0], filters, kernels, strides, act="leaky_relu",
+                               leaky_slope=leaky_slope, bn_momentum=0.99 if batch_norm else None, dropout=dropout)
+        with torch.no_grad():
+            self.shape_before_flattening = tuple(self.conv(torch.zeros(1, *input_shape)).shape[1:])
+        flat = math.prod(self.shape_before_flattening)
+        self.flatten = nn.Flatten()
+        self.heads = nn.ModuleList(nn.Linear(flat + condition_dim, z_dim) for _ in range(heads))
+        self.code_activation = activation(code_activation)
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
+        h = self.flatten(self.conv(self.input_layer(x)))
+        if condition is not None:
+            h = torch.cat([h, condition], 1)
+        outs = tuple(self.code_activation(head(h)) if len(self.heads) == 1 else head(h) for head in self.heads)
+        return outs[0] if len(outs) == 1 else outs
+
+
+class ConvDecoder(nn.Module):
+    """Dense → Reshape → Conv2DTranspose stack; the last layer's activation is ``output_activation``."""
+
+    def __init__(self, z_dim: int, shape_before_flattening: Sequence[int], filters: Sequence[int],
+                 kernels: Sequence[int], strides: Sequence[int], *, batch_norm: bool = False,
+                 dropout: float | None = None, leaky_slope: float = 0.3, condition_dim: int = 0,
+                 output_activation: str = "sigmoid"):
+        super().__init__()
+        self.dense = nn.Linear(z_dim + condition_dim, math.prod(shape_before_flattening))
+        self.reshape = Reshape(*shape_before_flattening)
+        self.deconv = conv_stack(shape_before_flattening[0], filters, kernels, strides, transpose=True,
+                                 act="leaky_relu", leaky_slope=leaky_slope,
+                                 bn_momentum=0.99 if batch_norm else None, dropout=dropout,
+                                 last_activation=output_activation)
+
+    def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        if condition is not None:
+            z = torch.cat([z, condition], 1)
+        return self.deconv(self.reshape(self.dense(z)))
+
+
+class DenseEncoder(nn.Module):
+    """Flatten → [input noise] → Dense stack → ``heads`` Dense(z_dim) (Géron ch. 17)."""
+
+    def __init__(self, input_shape: Sequence[int], z_dim: int, units: Sequence[int], *, heads: int = 1,
+                 hidden_activation: str = "relu", code_activation: str = "linear", condition_dim: int = 0,
+                 input_layer: nn.Module | None = None):
+        super().__init__()
+        d_in = math.prod(input_shape)
+        self.flatten = nn.Flatten()
+        self.input_layer = input_layer or nn.Identity()
+        self.hidden = dense_stack(d_in + condition_dim, units, act=hidden_activation)
+        last = units[-1] if units else d_in + condition_dim
+        self.heads = nn.ModuleList(nn.Linear(last, z_dim) for _ in range(heads))
+        self.code_activation = activation(code_activation)
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
+        h = self.input_layer(self.flatten(x))
+        if condition is not None:
+            h = torch.cat([h, condition], 1)
+        h = self.hidden(h)
+        outs = tuple(self.code_activation(head(h)) if len(self.heads) == 1 else head(h) for head in self.heads)
+        return outs[0] if len(outs) == 1 else outs
+
+
+class DenseDecoder(nn.Module):
+    """Dense stack → Dense(C·H·W) → output activation → Reshape (Géron ch. 17)."""
+
+    def __init__(self, z_dim: int, output_shape: Sequence[int], units: Sequence[int], *,
+                 hidden_activation: str = "relu", output_activation: str = "linear", condition_dim: int = 0):
+        super().__init__()
+        self.hidden = dense_stack(z_dim + condition_dim, units, act=hidden_activation)
+        last = units[-1] if units else z_dim + condition_dim
+        self.out = nn.Linear(last, math.prod(output_shape))
+        self.out_activation = activation(output_activation)
+        self.reshape = Reshape(*output_shape)
+
+    def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        if condition is not None:
+            z = torch.cat([z, condition], 1)
+        return self.reshape(self.out_activation(self.out(self.hidden(z))))

@@ -1,0 +1,391 @@
+"""The training loops: one for single-objective models, one for adversarial ones, sharing everything
+else — optimizers, EMA, checkpoints and exact resume, the NaN guard, metrics, sample grids and
+data parallelism.
+
+The hot loop does no host synchronisation: per-step metrics are summed on the device and read back
+once every ``log_every`` steps (that read is also where the NaN/Inf guard looks).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from ..analysis.grid import save_grid
+from ..config import ConfigError, OptimConfig, RunConfig
+from ..data.loader import Batch, BatchStream
+from ..data.types import ImageSet
+from ..models.base import AdversarialModel, GenerativeModel
+from .checkpoint import (check_compatible, latest_checkpoint, load_state, load_weights, read_meta,
+                         save_checkpoint)
+from .distributed import DistInfo
+from .ema import EMA
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss or weight became NaN/Inf; the run stopped before writing a bad checkpoint."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available; use --set device=cpu")
+    return dev
+
+
+def make_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    """Build an optimizer with Keras-matching defaults (the recipes come from Keras code)."""
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if cfg.name == "nadam":
+        return torch.optim.NAdam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rho, eps=cfg.eps, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise ConfigError(f"unknown optimizer {cfg.name!r}")
+
+
+def model_for_sampling(model: GenerativeModel, ema: EMA | None) -> GenerativeModel:
+    """The model with its EMA weights swapped in (a shallow copy; the trained model is untouched)."""
+    if ema is None:
+        return model
+    target = model.ema_module()
+    if target is model:
+        return ema.shadow  # type: ignore[return-value]
+    clone = copy.copy(model)
+    clone._modules = dict(model._modules)
+    for name, sub in model._modules.items():
+        if sub is target:
+            clone._modules[name] = ema.shadow
+    return clone
+
+
+def rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuplify(state["python"]))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuplify(x: Any) -> Any:
+    """RNG states come back from ``torch.load`` with lists where tuples were saved."""
+    if isinstance(x, list):
+        return tuple(_tuplify(v) for v in x)
+    return x
+
+
+class Trainer:
+    """Shared machinery. Subclasses implement :meth:`train_step` (one optimizer iteration)."""
+
+    batches_per_step = 1
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, model: GenerativeModel, data: ImageSet,
+                 dist: DistInfo | None = None):
+        self.cfg, self.run_dir, self.model = cfg, Path(run_dir), model
+        self.dist = dist or DistInfo()
+        self.device = resolve_device(cfg.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        model.to(self.device)
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.dist.broadcast_module(model)
+
+        groups = model.parameter_groups()
+        if set(groups) != set(cfg.optim):
+            raise ConfigError(f"config.optim has optimizers {sorted(cfg.optim)} but model family "
+                              f"{model.family!r} needs {sorted(groups)}")
+        self.params = groups
+        self.optimizers = {k: make_optimizer(cfg.optim[k], groups[k]) for k in groups}
+        self.base_lr = {k: cfg.optim[k].lr for k in groups}
+        self.ema = EMA(model.ema_module(), cfg.ema_decay) if cfg.ema_decay else None
+        self.stream = BatchStream(data, cfg.data, model.config.data_range, cfg.batch_size, cfg.seed,
+                                  self.device, self.dist.rank, self.dist.world_size)
+        self.step = 0
+        self.epochs_done = 0
+        self._sums: dict[str, Tensor] = {}
+        self._count = 0
+        self._window_start = time.perf_counter()
+        self._window_step = 0
+        self._last_good_ckpt: Path | None = None
+        self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
+                         if cfg.precision == "bf16" else contextlib.nullcontext())
+        self.history: list[dict[str, Any]] = []
+        self._tb = None
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if cfg.tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                    self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+                except ImportError:  # tensorboard is an optional extra
+                    self._tb = None
+
+    # -- subclasses -------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    # -- shared helpers -----------------------------------------------------------------------------
+    def _next_batch(self) -> Batch:
+        batch = self.stream.next()
+        if self.cfg.channels_last:
+            batch.x = batch.x.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def _apply(self, name: str, loss: Tensor) -> None:
+        """Backward, average across processes, clip, step one optimizer."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = self.params[name]
+        self.dist.average_gradients(params)
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        opt.step()
+
+    @property
+    def steps_per_epoch(self) -> float:
+        return self.stream.batches_per_epoch / self.batches_per_step
+
+    def target_step(self, epochs: int | None, max_steps: int | None) -> int:
+        """The step at which training stops: ``max_steps`` if given, else ``epochs`` worth of data."""
+        if epochs is None and max_steps is None:
+            epochs, max_steps = self.cfg.epochs, self.cfg.max_steps
+        if max_steps is not None:
+            return max_steps
+        return int(math.ceil((epochs if epochs is not None else self.cfg.epochs) * self.steps_per_epoch))
+
+    # -- state ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        rng = self.dist.gather_objects(rng_state())
+        return {"step": self.step, "epochs_done": self.epochs_done, "stream": self.stream.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "rng": rng, "world_size": self.dist.world_size}
+
+    def save(self) -> Path | None:
+        """Checkpoint now (after the NaN guard has seen every step so far)."""
+        self._flush_metrics()
+        self.dist.average_buffers(self.model)
+        finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        if not self.dist.all_true(finite):
+            raise NonFiniteLossError(self._nan_message("a weight"))
+        state = self.state_dict()
+        path = None
+        if self.dist.is_main:
+            meta = {"family": self.model.family, "recipe": self.cfg.recipe, "epoch": self.epochs_done}
+            path = save_checkpoint(self.run_dir, self.step, self.model, state, meta, self.ema,
+                                   self.cfg.keep_checkpoints)
+            self._last_good_ckpt = path
+        self.dist.barrier()
+        return path
+
+    def restore(self, ckpt: Path | None = None) -> Path:
+        """Load the newest (or the given) checkpoint of the run: weights, optimizers, RNG, data position."""
+        ckpt = ckpt or latest_checkpoint(self.run_dir)
+        if ckpt is None:
+            raise ConfigError(f"{self.run_dir} has no checkpoint to resume from; start it with `genzoo train`")
+        check_compatible(read_meta(ckpt), self.model.family, ckpt)
+        load_weights(self.model, ckpt / "model.safetensors")
+        if self.ema is not None and (ckpt / "ema.safetensors").exists():
+            load_weights(self.ema.shadow, ckpt / "ema.safetensors", "EMA")
+        state = load_state(ckpt)
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])
+        self.step, self.epochs_done = int(state["step"]), int(state["epochs_done"])
+        self.stream.load_state_dict(state["stream"])
+        rngs = state["rng"]
+        if int(state.get("world_size", 1)) == self.dist.world_size:
+            set_rng_state(rngs[self.dist.rank])
+        else:  # resumed with another process count: data order is exact, noise draws are reseeded
+            torch.manual_seed(self.cfg.seed * 7919 + self.step + self.dist.rank)
+        self._set_lr()
+        self._last_good_ckpt = ckpt
+        return ckpt
+
+    def _set_lr(self) -> None:
+        factor = self.cfg.lr_decay ** self.epochs_done
+        for k, opt in self.optimizers.items():
+            for g in opt.param_groups:
+                g["lr"] = self.base_lr[k] * factor
+
+    # -- metrics ----------------------------------------------------------------------------------
+    def _accumulate(self, out: dict[str, Tensor]) -> None:
+        for k, v in out.items():
+            v = v.detach().float()
+            if k in self._sums:
+                self._sums[k] += v
+            else:
+                self._sums[k] = v.clone()
+        self._count += 1
+
+    def _nan_message(self, what: str) -> str:
+        ck = self._last_good_ckpt
+        where = f"the last good checkpoint is {ck}" if ck else "no checkpoint was written yet"
+        return (f"{what} became NaN or Inf by step {self.step} of run {self.run_dir}; {where}. Training stopped "
+                f"before saving anything bad. Try a lower learning rate (--set optim.<name>.lr=...), gradient "
+                f"clipping (--set grad_clip=1.0) or --set precision=fp32, then `genzoo resume {self.run_dir}`.")
+
+    def _flush_metrics(self) -> dict[str, Any] | None:
+        if not self._count:
+            return None
+        keys = sorted(self._sums)
+        values = (torch.stack([self._sums[k] for k in keys]) / self._count).tolist()  # the one host sync
+        means = dict(zip(keys, values))
+        self._sums, self._count = {}, 0
+        if not self.dist.all_true(all(math.isfinite(v) for v in values)):
+            raise NonFiniteLossError(self._nan_message("the loss (" + ", ".join(
+                k for k, v in means.items() if not math.isfinite(v)) + ")"))
+        now = time.perf_counter()
+        steps = self.step - self._window_step
+        images = steps * self.batches_per_step * self.cfg.batch_size
+        row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+               "images_per_s": round(images / max(now - self._window_start, 1e-9), 1),
+               "lr": {k: o.param_groups[0]["lr"] for k, o in self.optimizers.items()}, **means}
+        self._window_start, self._window_step = now, self.step
+        if self.dist.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if self._tb is not None:
+                for k, v in means.items():
+                    self._tb.add_scalar(f"train/{k}", v, self.step)
+                self._tb.add_scalar("train/images_per_s", row["images_per_s"], self.step)
+        self.history.append(row)
+        return row
+
+    # -- samples ----------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def write_samples(self, name: str) -> Path | None:
+        if not self.dist.is_main or not self.cfg.sample_n:
+            return None
+        sampler = model_for_sampling(self.model, self.ema)
+        was_training = self.model.training
+        sampler.eval()
+        try:
+            g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
+            images = sampler.sample(self.cfg.sample_n, generator=g)
+        finally:
+            self.model.train(was_training)
+        return save_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=8, scale=2 if images.shape[-1] <= 32 else 1)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def fit(self, epochs: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
+        """Train until the target step; checkpoint every ``checkpoint_every`` steps, at each epoch end and
+        at the end. Returns a summary (steps, wall time, throughput, last metrics)."""
+        cfg = self.cfg
+        end = self.target_step(epochs, max_steps)
+        self.model.train()
+        start_step, t0 = self.step, time.perf_counter()
+        self._window_start, self._window_step = t0, self.step
+        bar = tqdm(total=end, initial=self.step, disable=not (progress and self.dist.is_main),
+                   dynamic_ncols=True, mininterval=1.0, desc=f"{cfg.recipe}")
+        last_row: dict[str, Any] | None = None
+        try:
+            while self.step < end:
+                with self.autocast:
+                    out = self.train_step()
+                self.step += 1
+                self._accumulate(out)
+                bar.update(1)
+                completed = self.stream.epoch + (1 if self.stream.epoch_finished else 0)
+                epoch_end = completed > self.epochs_done
+                if self.step % cfg.log_every == 0:
+                    last_row = self._flush_metrics() or last_row
+                    if last_row:
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in last_row.items()
+                                         if isinstance(v, float) and k not in ("epoch",)}, refresh=False)
+                if epoch_end:
+                    self.epochs_done = completed
+                    self._set_lr()
+                    if cfg.sample_every_epoch:
+                        self.write_samples(f"epoch-{self.epochs_done:04d}")
+                if epoch_end or self.step % cfg.checkpoint_every == 0 or self.step == end:
+                    self.save()
+        finally:
+            bar.close()
+        last_row = self._flush_metrics() or last_row
+        wall = time.perf_counter() - t0
+        steps = self.step - start_step
+        summary = {"steps": self.step, "epochs": round(self.step / self.steps_per_epoch, 3), "wall_s": round(wall, 2),
+                   "images_per_s": round(steps * self.batches_per_step * cfg.batch_size / max(wall, 1e-9), 1),
+                   "last": last_row, "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
+        if self.dist.is_main:
+            sample_path = self.write_samples("final")
+            summary["samples"] = str(sample_path) if sample_path else None
+            (self.run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+            if self._tb is not None:
+                self._tb.flush()
+        return summary
+
+
+class SingleObjectiveTrainer(Trainer):
+    """One loss, one optimizer: autoencoders, VAEs, and later autoregressive, flow and diffusion models."""
+
+    def train_step(self) -> dict[str, Tensor]:
+        out = self.model.loss(self._next_batch())
+        self._apply("model", out["loss"])
+        if self.ema is not None:
+            self.ema.update()
+        return out
+
+
+class AdversarialTrainer(Trainer):
+    """Alternating updates (Goodfellow et al. 2014): ``n_critic`` discriminator/critic steps, each on a
+    fresh real batch, then one generator step (Arjovsky et al. 2017 use n_critic = 5)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.batches_per_step = self.cfg.n_critic
+
+    def train_step(self) -> dict[str, Tensor]:
+        model: AdversarialModel = self.model  # type: ignore[assignment]
+        out: dict[str, Tensor] = {}
+        for _ in range(self.cfg.n_critic):
+            batch = self._next_batch()
+            d_out = model.discriminator_loss(batch)
+            self._apply("discriminator", d_out["loss"])
+            model.after_discriminator_step()
+        out.update({f"d_{k}" if not k.startswith("d_") else k: v for k, v in d_out.items()})
+        # The generator phase needs no gradients for the discriminator's weights: skip computing them.
+        model.discriminator.requires_grad_(False)
+        try:
+            g_out = model.generator_loss(batch)
+            self._apply("generator", g_out["loss"])
+        finally:
+            model.discriminator.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update()
+        out.update({f"g_{k}" if not k.startswith("g_") else k: v for k, v in g_out.items()})
+        return out
+
+
+def make_trainer(cfg: RunConfig, run_dir: Path, model: GenerativeModel, data: ImageSet,
+                 dist: DistInfo | None = None) -> Trainer:
+    cls = AdversarialTrainer if model.adversarial else SingleObjectiveTrainer
+    return cls(cfg, run_dir, model, data, dist)
