@@ -125,6 +125,7 @@ class Autoencoder(GenerativeModel):
 
     family = "autoencoder"
     config_class = AutoencoderConfig
+    buffer_reduce = {"code_min": "min", "code_max": "max"}  # how data-parallel processes combine them
 
     def __init__(self, config: AutoencoderConfig):
         super().__init__(config)

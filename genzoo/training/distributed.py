@@ -49,9 +49,15 @@ class DistInfo:
             g.copy_(synced)
 
     def average_buffers(self, module: nn.Module) -> None:
+        """Average float buffers (BatchNorm statistics); a module's ``buffer_reduce`` dict may ask for
+        ``"min"``/``"max"`` instead for named buffers (e.g. the autoencoder's code bounds)."""
         if not self.enabled:
             return
-        bufs = [b for b in module.buffers() if b.is_floating_point()]
+        special = getattr(module, "buffer_reduce", {})
+        named = dict(module.named_buffers())
+        for name, how in special.items():
+            dist.all_reduce(named[name], op=dist.ReduceOp.MIN if how == "min" else dist.ReduceOp.MAX)
+        bufs = [b for n, b in named.items() if b.is_floating_point() and n not in special]
         if bufs:
             flat = _flatten_dense_tensors(bufs)
             dist.all_reduce(flat)

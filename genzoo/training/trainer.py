@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..analysis.grid import save_grid
-from ..config import ConfigError, OptimConfig, RunConfig
+from ..config import ConfigError, OptimConfig, RunConfig, save_config
 from ..data.loader import Batch, BatchStream
 from ..data.types import ImageSet
 from ..models.base import AdversarialModel, GenerativeModel
@@ -141,6 +141,8 @@ class Trainer:
         self._tb = None
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not (self.run_dir / "config.yaml").exists():
+                save_config(cfg, self.run_dir / "config.yaml")
             if cfg.tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
