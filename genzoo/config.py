@@ -72,8 +72,8 @@ class RunConfig:
     log_every: int = 50               # steps between metric lines (the only host sync of the hot loop)
     sample_every_epoch: bool = True
     sample_n: int = 64
-    precision: str = "fp32"           # fp32 | bf16 (autocast)
-    channels_last: bool = False
+    precision: str = "auto"           # auto (bf16 autocast where the hardware has fast bf16) | fp32 | bf16
+    channels_last: bool = True        # NHWC activations: faster convolutions with oneDNN and cuDNN
     compile: bool = False             # torch.compile the networks
     num_threads: int | None = None    # torch.set_num_threads; default: PyTorch's choice
     tensorboard: bool = True          # also log to TensorBoard when the package is installed
@@ -235,7 +235,7 @@ def validate(cfg: RunConfig) -> None:
         (cfg.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
         (cfg.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
         (cfg.log_every >= 1, "log_every must be >= 1"),
-        (cfg.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {cfg.precision!r}"),
+        (cfg.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, got {cfg.precision!r}"),
         (cfg.ema_decay is None or 0.0 < cfg.ema_decay < 1.0, "ema_decay must be in (0, 1)"),
         (cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip must be > 0"),
         (cfg.lr_decay > 0, "lr_decay must be > 0"),

@@ -202,7 +202,9 @@ def test_wrong_optimizer_names_for_family(tmp_path):
         _trainer(tmp_path, "vae-digits", "optim={generator: {lr: 0.001}}")
 
 
-def test_bf16_and_channels_last_train(tmp_path):
-    trainer = _trainer(tmp_path, "vae-digits", "precision=bf16", "channels_last=true")
+@pytest.mark.parametrize("precision, channels_last", [("bf16", True), ("fp32", False), ("auto", True)])
+def test_precisions_and_layouts_train(tmp_path, precision, channels_last):
+    trainer = _trainer(tmp_path, "vae-digits", f"precision={precision}", f"channels_last={str(channels_last).lower()}")
     summary = trainer.fit(max_steps=4, progress=False)
     assert summary["steps"] == 4 and summary["last"]["loss"] == summary["last"]["loss"]
+    assert trainer.precision in ("fp32", "bf16")

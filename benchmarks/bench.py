@@ -1,0 +1,182 @@
+"""Throughput benchmark for every recipe: training and sampling images/s, peak memory, and the FLOP
+rate achieved as a fraction of an fp32 matmul measured in the same process (this machine's practical
+ceiling). Also the trainer's overhead over a bare step, and the channels_last / bf16 variants.
+
+Each (recipe, threads, variant) runs in its own subprocess so peak memory is per model. Prints and
+writes JSON. 1-thread figures are stable; 2-thread figures are noisy on shared machines — use
+``--repeats`` and read the medians.
+
+    python benchmarks/bench.py --out bench-results/bench.json               # everything
+    python benchmarks/bench.py --recipes vae-digits homl-dcgan --threads 1  # a subset
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def matmul_gflops(dtype_name: str = "float32", n: int = 1024, seconds: float = 1.0) -> float:
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def _timed(fn, min_seconds: float, min_iters: int = 3) -> tuple[float, int]:
+    """Run ``fn`` for at least ``min_seconds``; returns (seconds per call, calls)."""
+    fn()  # warm-up (allocator, oneDNN primitive cache)
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while n < min_iters or time.perf_counter() - t0 < min_seconds:
+        fn()
+        n += 1
+    return (time.perf_counter() - t0) / n, n
+
+
+def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_size: int | None) -> dict:
+    """Measure one recipe in this process (called in a fresh subprocess)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from genzoo.data import load_images
+    from genzoo.runs import config_from_recipe, prepare_model
+    from genzoo.training.trainer import make_trainer
+
+    torch.set_num_threads(threads)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    overrides = ["tensorboard=false", "sample_every_epoch=false", "checkpoint_every=1000000000", "sample_n=0"]
+    if variant in ("bf16", "bf16+cl"):
+        overrides.append("precision=bf16")
+    if variant in ("channels_last", "bf16+cl"):
+        overrides.append("channels_last=true")
+    if batch_size:
+        overrides.append(f"batch_size={batch_size}")
+    cfg = config_from_recipe(recipe, overrides)
+    cfg.data.limit = 4096 if cfg.data.limit is None else min(cfg.data.limit, 4096)
+    model = prepare_model(cfg)
+    data = load_images(cfg.data, tuple(model.config.input_shape))
+    out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"genzoo-bench-{os.getpid()}"
+    trainer = make_trainer(cfg, out_dir, model, data)
+    ceiling = matmul_gflops("float32")
+    ceiling_bf16 = matmul_gflops("bfloat16")
+
+    # FLOPs of one training step (all phases), counted once.
+    with FlopCounterMode(display=False) as counter:
+        with trainer.autocast:
+            trainer.train_step()
+    step_flops = counter.get_total_flops()
+
+    # Bare step: the same train_step with batches prepared in advance (no stream, no metrics, no checks).
+    batches = [trainer.stream.next() for _ in range(8 * trainer.batches_per_step)]
+    it = iter(range(10 ** 12))
+    trainer._next_batch = lambda: batches[next(it) % len(batches)]  # type: ignore[method-assign]
+
+    def bare() -> None:
+        with trainer.autocast:
+            trainer.train_step()
+
+    bare_s, _ = _timed(bare, seconds)
+    images_per_step = cfg.batch_size * trainer.batches_per_step
+
+    # Full trainer loop (stream, metrics every log_every steps, NaN guard) on the same model.
+    trainer2 = make_trainer(cfg, out_dir, model, data)
+    steps = max(10, int(seconds / bare_s))
+    t0 = time.perf_counter()
+    trainer2.fit(max_steps=steps, progress=False)
+    loop_s = (time.perf_counter() - t0) / steps
+
+    model.eval()
+    n_sample = 64
+
+    def sample() -> None:
+        with torch.inference_mode():
+            model.sample(n_sample, generator=torch.Generator().manual_seed(0))
+
+    sample_s, _ = _timed(sample, min(seconds, 3.0), 2)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    gflops = step_flops / bare_s / 1e9
+    return {
+        "recipe": recipe, "variant": variant, "threads": threads, "batch_size": cfg.batch_size,
+        "train_images_per_s_bare": round(images_per_step / bare_s, 1),
+        "train_images_per_s_trainer": round(images_per_step / loop_s, 1),
+        "trainer_overhead_pct": round(100 * (loop_s - bare_s) / bare_s, 1),
+        "sample_images_per_s": round(n_sample / sample_s, 1),
+        "step_gflop": round(step_flops / 1e9, 3),
+        "achieved_gflops": round(gflops, 1),
+        "matmul_fp32_gflops": round(ceiling, 1),
+        "matmul_bf16_gflops": round(ceiling_bf16, 1),
+        "fraction_of_fp32_matmul": round(gflops / ceiling, 3),
+        "peak_rss_mb": round(peak / 1024, 1),
+        "peak_rss_over_import_mb": round((peak - base_rss) / 1024, 1),
+    }
+
+
+def main() -> None:
+    from genzoo.config import available_recipes
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipes", nargs="*", default=None)
+    p.add_argument("--threads", nargs="*", type=int, default=[1, 2])
+    p.add_argument("--variants", nargs="*", default=["fp32", "channels_last", "bf16", "bf16+cl"])
+    p.add_argument("--repeats", type=int, default=1, help="Repeat each measurement; medians are reported.")
+    p.add_argument("--seconds", type=float, default=4.0, help="Minimum timed seconds per measurement.")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--out", type=Path)
+    p.add_argument("--one", nargs=3, metavar=("RECIPE", "THREADS", "VARIANT"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.one:
+        recipe, threads, variant = args.one
+        print(json.dumps(bench_one(recipe, int(threads), variant, args.seconds, args.batch_size)))
+        return
+
+    recipes = args.recipes or available_recipes()
+    results = []
+    for recipe in recipes:
+        for threads in args.threads:
+            for variant in args.variants:
+                runs = []
+                for _ in range(args.repeats):
+                    cmd = [sys.executable, __file__, "--one", recipe, str(threads), variant,
+                           "--seconds", str(args.seconds)]
+                    if args.batch_size:
+                        cmd += ["--batch-size", str(args.batch_size)]
+                    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+                    if proc.returncode != 0:
+                        print(f"{recipe} {threads} {variant}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+                        break
+                    runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                if not runs:
+                    continue
+                row = dict(runs[0])
+                for key, value in runs[0].items():
+                    if isinstance(value, float):
+                        row[key] = round(statistics.median(r[key] for r in runs), 3)
+                row["repeats"] = len(runs)
+                results.append(row)
+                print(json.dumps(row), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
