@@ -177,6 +177,42 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
     click.echo(json.dumps(result, indent=2, default=str))
 
 
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--metrics", default="elbo", show_default=True, help="Comma-separated: elbo.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--samples", default=1, show_default=True, help="Posterior draws per image for the ELBO.")
+@click.option("--limit", type=int, help="Evaluate on the first N images only.")
+def eval_cmd(run_dir: Path, metrics: str, split: str, samples: int, limit: int | None) -> None:
+    """Evaluate RUN_DIR on held-out data and write RUN_DIR/eval.json."""
+    import time
+
+    import torch
+
+    from .config import ConfigError
+    from .data import load_images
+    from .metrics import dataset_elbo
+    from .runs import load_run
+
+    cfg, model = load_run(run_dir)
+    data = load_images(cfg.data, tuple(model.config.input_shape), split=split)
+    if limit:
+        data = data.subset(torch.arange(min(limit, len(data))))
+    result: dict = {"run": str(run_dir), "split": split, "dataset": cfg.data.name}
+    for name in [m.strip() for m in metrics.split(",") if m.strip()]:
+        t0 = time.perf_counter()
+        if name == "elbo":
+            if not hasattr(model, "elbo"):
+                raise ConfigError(f"model family {model.family!r} has no ELBO (only VAEs do)")
+            result["elbo"] = dataset_elbo(model, data, cfg.data, samples=samples)
+        else:
+            raise ConfigError(f"unknown metric {name!r}; available: elbo")
+        result.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 2)
+    out = run_dir / "eval.json"
+    out.write_text(json.dumps(result, indent=2))
+    click.echo(json.dumps(result, indent=2))
+
+
 def main() -> None:
     cli(prog_name="genzoo")
 
