@@ -208,3 +208,12 @@ def test_precisions_and_layouts_train(tmp_path, precision, channels_last):
     summary = trainer.fit(max_steps=4, progress=False)
     assert summary["steps"] == 4 and summary["last"]["loss"] == summary["last"]["loss"]
     assert trainer.precision in ("fp32", "bf16")
+
+
+@pytest.mark.slow
+def test_compile_option_trains_and_keeps_checkpoint_keys(tmp_path):
+    """torch.compile needs a C++ toolchain and takes a minute on CPU: slow-marked."""
+    trainer = _trainer(tmp_path, "vae-digits", "compile=true")
+    trainer.fit(max_steps=3, progress=False)
+    keys = load_file(str(latest_checkpoint(tmp_path / "run") / "model.safetensors")).keys()
+    assert not any("_orig_mod" in k for k in keys)

@@ -134,6 +134,10 @@ class Trainer:
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)
         self.dist.broadcast_module(model)
+        if cfg.compile:
+            # In-place compile of each network keeps state_dict keys, so checkpoints stay portable.
+            for net in model.children():
+                net.compile()
 
         groups = model.parameter_groups()
         if set(groups) != set(cfg.optim):
