@@ -1,0 +1,116 @@
+"""Noto Color Emoji (Google, SIL Open Font License) as a colour image set.
+
+Source: the Debian package ``fonts-noto-color-emoji``, which installs
+``/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf``. The font's ``CBDT`` table embeds one PNG
+bitmap per glyph (3,926 of them, 136×128 RGBA, one strike at 109 ppem); they are read with fontTools.
+It is the project's offline stand-in for CIFAR-10-like colour images (DCGAN, WGAN, ProGAN, StyleGAN).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import transforms as T
+from .folders import (cache_path, decode_all, file_stamp, flatten, load_cache, open_image, pad_square,
+                      path_key, save_cache, to_array)
+from .registry import DataRequest, register_dataset, search_dirs
+from .types import DataError, ImageSet
+
+FONT_NAME = "NotoColorEmoji.ttf"
+SYSTEM_DIRS = ["/usr/share/fonts/truetype/noto"]
+DEFAULT_SIZE = 64
+INSTALL_HINT = ("Run `apt-get install fonts-noto-color-emoji`, or pass --data-dir DIR holding "
+                f"{FONT_NAME}.")
+
+
+def find_font(request: DataRequest) -> Path:
+    if request.data_dir and Path(request.data_dir).is_file():
+        return Path(request.data_dir)
+    dirs = search_dirs(request, "emoji", SYSTEM_DIRS)
+    for d in dirs:
+        if (d / FONT_NAME).is_file():
+            return d / FONT_NAME
+    raise DataError(f"no {FONT_NAME} found in {', '.join(str(d) for d in dirs)}. {INSTALL_HINT}")
+
+
+def read_glyph_pngs(font: Path) -> list[tuple[str, bytes]]:
+    """``(glyph name, PNG bytes)`` of the largest CBDT strike, in glyph order."""
+    from fontTools.ttLib import TTFont, TTLibError
+
+    try:
+        tt = TTFont(str(font), lazy=True)
+        if "CBDT" not in tt:
+            raise DataError(f"{font}: this font has no CBDT colour bitmaps; use Noto Color Emoji's CBDT "
+                            f"build ({INSTALL_HINT[:-1]})")
+        strikes = tt["CBDT"].strikeData
+        if not strikes:
+            raise DataError(f"{font}: the CBDT table holds no bitmaps. {INSTALL_HINT}")
+        strike = max(strikes, key=len)
+        order = {name: i for i, name in enumerate(tt.getGlyphOrder())}
+        out = []
+        for name in sorted(strike, key=lambda n: order.get(n, len(order))):
+            glyph = strike[name]
+            glyph.ensureDecompiled()  # splits the small metrics header from the PNG bytes
+            out.append((name, bytes(glyph.imageData)))
+        return out
+    except DataError:
+        raise
+    except Exception as e:  # fontTools raises many types (TTLibError, struct.error, AssertionError, ...)
+        kind = "TTLibError" if isinstance(e, TTLibError) else type(e).__name__
+        raise DataError(f"{font}: cannot read the font's colour bitmaps ({kind}: {e}); the file is corrupt "
+                        f"or truncated — reinstall it (`apt-get install --reinstall fonts-noto-color-emoji`)") from None
+
+
+def decode_emoji(font: Path, size: int) -> tuple[np.ndarray, list[str]]:
+    """All glyph bitmaps composited over white, centre-padded to a square and resized (Lanczos): N×3×size×size."""
+    glyphs = read_glyph_pngs(font)
+
+    def decode(item: tuple[str, bytes]) -> np.ndarray:
+        name, png = item
+        img = pad_square(flatten(open_image(png, f"{font} [glyph {name}]"), 3))
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.LANCZOS)
+        return to_array(img)
+
+    return decode_all(glyphs, decode, (3, size, size)), [n for n, _ in glyphs]
+
+
+def load_emoji_array(font: Path, size: int) -> tuple[np.ndarray, list[str]]:
+    """The decoded N×3×size×size array, from the cache (``cache_dir()/emoji``) when it is there."""
+    path = cache_path("emoji", f"noto-{size}px-{path_key(file_stamp(font), size, 'v1')}.npz")
+    cached = load_cache(path)
+    if cached is not None and "images" in cached and "names" in cached:
+        return cached["images"], [str(n) for n in cached["names"]]
+    images, names = decode_emoji(font, size)
+    save_cache(path, images=images, names=np.array(names))
+    return images, names
+
+
+@register_dataset("emoji", "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default "
+                  "(Debian fonts-noto-color-emoji)", (3, DEFAULT_SIZE, DEFAULT_SIZE))
+def emoji(request: DataRequest) -> ImageSet:
+    """The 3,926 Noto Color Emoji bitmaps as RGB (or grey with ``channels=1``) images on white.
+
+    ``request.image_size`` (32, 64 or 128 are typical; default 64) sets the size; each size is
+    decoded once (a couple of seconds) and cached as ``.npz`` under ``cache_dir()/emoji``.
+    Splits: ``"test"`` is a deterministic held-out 10% — every 10th glyph in font order
+    (indices 9, 19, 29, ...) — and ``"train"`` the other 90%. There are no labels; the glyph names
+    (e.g. ``u1F600``) of the returned images are in ``meta["glyph_names"]``.
+    """
+    if request.split not in ("train", "test"):
+        raise DataError(f"emoji: unknown split {request.split!r}; use train or test")
+    size = request.image_size or DEFAULT_SIZE
+    if size < 1:
+        raise DataError(f"emoji: image size must be positive, got {size}")
+    font = find_font(request)
+    images, names = load_emoji_array(font, size)
+    index = np.arange(len(images))
+    keep = index % 10 == 9 if request.split == "test" else index % 10 != 9
+    x = torch.from_numpy(np.ascontiguousarray(images[keep]))
+    if request.channels:
+        x = T.to_channels(x, request.channels)
+    return ImageSet(x, source=f"emoji:{request.split} ({font})",
+                    meta={"glyph_names": [n for n, k in zip(names, keep) if k]})

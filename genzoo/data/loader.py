@@ -1,0 +1,122 @@
+"""Turning a :class:`DataConfig` into ready tensors, and a resumable, shardable batch stream.
+
+The stream keeps the uint8 images in memory and gathers each batch by index, converting only the
+batch to float: no worker processes, no per-image Python work, and its whole state is two integers
+(epoch, position) so a resumed run sees exactly the batches an uninterrupted one would have seen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..config import DataConfig
+from . import transforms as T
+from .registry import DataRequest, dataset_info
+from .types import DataError, ImageSet
+
+
+@dataclass
+class Batch:
+    """One batch: images scaled for the model plus optional class labels and attribute vectors."""
+
+    x: Tensor
+    y: Tensor | None = None
+    attrs: Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, split: str | None = None) -> ImageSet:
+    """Read the dataset named in ``cfg`` and bring it to ``shape`` (C, H, W) or to cfg's size/channels."""
+    info = dataset_info(cfg.name)
+    channels = cfg.channels or (shape[0] if shape else None)
+    size = cfg.image_size or (shape[1] if shape else None)
+    request = DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size, channels=channels,
+                          attributes=tuple(cfg.attributes) if cfg.attributes else None)
+    data = info.reader(request)
+    if cfg.classes is not None:
+        if data.labels is None:
+            raise DataError(f"data.classes was set but {data.source} has no labels")
+        keep = torch.isin(data.labels, torch.tensor(cfg.classes))
+        data = data.subset(keep.nonzero().squeeze(1))
+        if len(data) == 0:
+            raise DataError(f"{data.source}: no image has a label in data.classes={cfg.classes}")
+    if cfg.limit is not None:
+        data = data.subset(torch.arange(min(cfg.limit, len(data))))
+    if len(data) == 0:
+        raise DataError(f"{data.source}: the dataset is empty")
+    images = data.images
+    if channels:
+        images = T.to_channels(images, channels)
+    if size:
+        images = T.resize(images, size)
+    data.images = images
+    if shape is not None and tuple(images.shape[1:]) != tuple(shape):
+        raise DataError(f"{data.source}: images are {tuple(images.shape[1:])} but the model expects {shape}; "
+                        f"set data.image_size / data.channels or model.input_shape to match")
+    return data
+
+
+def make_batch(data: ImageSet, index: Tensor, cfg: DataConfig, data_range: str, device: torch.device) -> Batch:
+    """Gather ``index`` from ``data`` and apply the per-batch transforms."""
+    x = T.scale(data.images[index], "01")
+    if cfg.binarize:
+        x = T.binarize(x)
+    if cfg.quantize:
+        x = T.quantize(x, cfg.quantize)
+    if data_range == "pm1":
+        x = x * 2 - 1
+    y = data.labels[index].to(device) if data.labels is not None else None
+    a = data.attributes[index].to(device) if data.attributes is not None else None
+    return Batch(x.to(device), y, a)
+
+
+class BatchStream:
+    """An endless sequence of shuffled batches that knows its (epoch, position) and can be restored.
+
+    Each epoch's order is a permutation seeded by ``(seed, epoch)``; under data parallelism every
+    process takes an equal, disjoint slice of each global batch. Incomplete final batches are dropped.
+    """
+
+    def __init__(self, data: ImageSet, cfg: DataConfig, data_range: str, batch_size: int, seed: int,
+                 device: torch.device, rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            raise DataError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
+        if len(data) < batch_size:
+            raise DataError(f"{data.source}: {len(data)} images is fewer than one batch of {batch_size}; "
+                            f"lower --batch-size")
+        self.data, self.cfg, self.data_range = data, cfg, data_range
+        self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.rank, self.world_size = rank, world_size
+        self.batches_per_epoch = len(data) // batch_size
+        self.epoch, self.position = 0, 0
+        self._perm: Tensor | None = None
+
+    def _permutation(self) -> Tensor:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(len(self.data), generator=g)
+
+    def next(self) -> Batch:
+        if self.position >= self.batches_per_epoch:
+            self.epoch, self.position, self._perm = self.epoch + 1, 0, None
+        if self._perm is None:
+            self._perm = self._permutation()
+        start = self.position * self.batch_size
+        index = self._perm[start:start + self.batch_size]
+        local = self.batch_size // self.world_size
+        index = index[self.rank * local:(self.rank + 1) * local]
+        self.position += 1
+        return make_batch(self.data, index, self.cfg, self.data_range, self.device)
+
+    @property
+    def epoch_finished(self) -> bool:
+        return self.position >= self.batches_per_epoch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position, self._perm = int(state["epoch"]), int(state["position"]), None

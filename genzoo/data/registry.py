@@ -1,0 +1,70 @@
+"""Named datasets. A reader is registered once and found by name from recipes and the CLI.
+
+Search order for files on disk, used by every reader: ``--data-dir``/``data.data_dir``, then
+``$GENZOO_DATA``, then the reader's system locations (Debian packages), then a download where a
+network exists (into ``$GENZOO_CACHE`` or ``~/.cache/genzoo``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .types import DataError, ImageSet
+
+Reader = Callable[["DataRequest"], ImageSet]
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """What a reader is asked for: a split and where to look."""
+
+    split: str = "train"            # train | test (readers without a split ignore it)
+    data_dir: str | None = None
+    image_size: int | None = None   # readers of variable-size images resize while reading
+    channels: int | None = None
+    attributes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    reader: Reader
+    description: str
+    shape: tuple[int, int, int] | None  # native shape, None when it varies
+
+
+_DATASETS: dict[str, DatasetInfo] = {}
+
+
+def register_dataset(name: str, description: str, shape: tuple[int, int, int] | None = None):
+    def deco(fn: Reader) -> Reader:
+        _DATASETS[name] = DatasetInfo(name, fn, description, shape)
+        return fn
+    return deco
+
+
+def dataset_names() -> list[str]:
+    return sorted(_DATASETS)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in _DATASETS:
+        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
+    return _DATASETS[name]
+
+
+def search_dirs(request: DataRequest, name: str, system: list[str] = ()) -> list[Path]:
+    """Folders to look in, most specific first (each also with a ``name`` sub-folder)."""
+    roots: list[Path] = []
+    for base in (request.data_dir, os.environ.get("GENZOO_DATA")):
+        if base:
+            roots += [Path(base), Path(base) / name]
+    roots += [Path(s) for s in system]
+    roots.append(cache_dir() / name)
+    return roots
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GENZOO_CACHE", Path.home() / ".cache" / "genzoo"))
