@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn.coders import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
+from ..nn.layers import init_keras_
 from .base import GenerativeModel, ModelConfig, register_model
 
 
@@ -77,7 +78,7 @@ def build_coders(c: CoderConfig, heads: int, input_layer: nn.Module | None = Non
                            condition_dim=cond, input_layer=input_layer)
         dec = DenseDecoder(c.z_dim, c.input_shape, c.decoder_units, hidden_activation=c.hidden_activation,
                            output_activation=c.output_activation, condition_dim=cond)
-    return enc, dec
+    return init_keras_(enc), init_keras_(dec)  # Glorot-uniform, as the books' Keras layers start
 
 
 class GaussianNoise(nn.Module):

@@ -6,6 +6,7 @@ Padding helpers reproduce Keras ``padding="same"`` output sizes, so the book's K
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -67,34 +68,32 @@ def activation(name: str, leaky_slope: float = KERAS_LEAKY_SLOPE) -> nn.Module:
     return table[name]()
 
 
-def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
-    """Keras ``RandomNormal(0, std)`` kernels and zero biases for every conv and dense layer (DCGAN init)."""
+_WEIGHTED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Conv3d, nn.ConvTranspose3d)
+
+
+def _init_kernels_(module: nn.Module, init: Callable[[Tensor], object]) -> nn.Module:
+    """Apply ``init`` to every conv/dense kernel and zero every bias."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Conv3d, nn.ConvTranspose3d)):
-            nn.init.normal_(m.weight, 0.0, std)
+        if isinstance(m, _WEIGHTED):
+            init(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return module
+
+
+def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
+    """Keras ``RandomNormal(0, std)`` kernels and zero biases (DCGAN init; Foster's GAN classes)."""
+    return _init_kernels_(module, lambda w: nn.init.normal_(w, 0.0, std))
 
 
 def init_keras_(module: nn.Module) -> nn.Module:
     """Keras defaults (Glorot-uniform kernels, zero biases) so book recipes start where Keras starts."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    return module
+    return _init_kernels_(module, nn.init.xavier_uniform_)
 
 
 def init_he_(module: nn.Module) -> nn.Module:
     """He-normal kernels (Géron's ``kernel_initializer="he_normal"``) and zero biases."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    return module
+    return _init_kernels_(module, lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
 
 
 def one_hot_maps(labels: Tensor, num_classes: int, height: int, width: int, dtype: torch.dtype) -> Tensor:
