@@ -34,8 +34,12 @@ def test_two_processes_match_one(tmp_path):
     _run(train_args("ae-digits", two, 6, *fp32), 2)
     a = load_file(str(latest_checkpoint(one) / "model.safetensors"))
     b = load_file(str(latest_checkpoint(two) / "model.safetensors"))
-    for k in a:  # includes the code bounds, min/max-reduced across processes
-        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    # Equal up to rounding: Adam's normalised step can amplify a last-bit difference on a near-zero
+    # gradient to ~1e-5, far below the 6 × lr = 3e-3 that each weight moved; an unsynchronised or
+    # summed-instead-of-averaged gradient shows up as differences of order lr.
+    diffs = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
+    assert diffs.max() < 2e-4
+    assert (diffs > 1e-5).float().mean() < 0.01
     # and resume works under torchrun too
     _run(["resume", str(two), "--max-steps", "8", "--no-progress"], 2)
     assert latest_checkpoint(two).name == "step-00000008"

@@ -38,30 +38,30 @@ def find_font(request: DataRequest) -> Path:
 
 def read_glyph_pngs(font: Path) -> list[tuple[str, bytes]]:
     """``(glyph name, PNG bytes)`` of the largest CBDT strike, in glyph order."""
-    from fontTools.ttLib import TTFont, TTLibError
+    from fontTools.ttLib import TTFont  # imported here: only this reader needs fontTools
 
     try:
-        tt = TTFont(str(font), lazy=True)
-        if "CBDT" not in tt:
-            raise DataError(f"{font}: this font has no CBDT colour bitmaps; use Noto Color Emoji's CBDT "
-                            f"build ({INSTALL_HINT[:-1]})")
-        strikes = tt["CBDT"].strikeData
-        if not strikes:
-            raise DataError(f"{font}: the CBDT table holds no bitmaps. {INSTALL_HINT}")
-        strike = max(strikes, key=len)
-        order = {name: i for i, name in enumerate(tt.getGlyphOrder())}
-        out = []
-        for name in sorted(strike, key=lambda n: order.get(n, len(order))):
-            glyph = strike[name]
-            glyph.ensureDecompiled()  # splits the small metrics header from the PNG bytes
-            out.append((name, bytes(glyph.imageData)))
-        return out
+        with open(font, "rb") as fh, TTFont(fh, lazy=True) as tt:  # our handle: closed even if TTFont fails
+            if "CBDT" not in tt:
+                raise DataError(f"{font}: this font has no CBDT colour bitmaps; use Noto Color Emoji's CBDT "
+                                f"build ({INSTALL_HINT[:-1]})")
+            strikes = tt["CBDT"].strikeData
+            if not strikes:
+                raise DataError(f"{font}: the CBDT table holds no bitmaps. {INSTALL_HINT}")
+            strike = max(strikes, key=len)
+            order = {name: i for i, name in enumerate(tt.getGlyphOrder())}
+            out = []
+            for name in sorted(strike, key=lambda n: order.get(n, len(order))):
+                glyph = strike[name]
+                glyph.ensureDecompiled()  # splits the small metrics header from the PNG bytes
+                out.append((name, bytes(glyph.imageData)))
+            return out
     except DataError:
         raise
     except Exception as e:  # fontTools raises many types (TTLibError, struct.error, AssertionError, ...)
-        kind = "TTLibError" if isinstance(e, TTLibError) else type(e).__name__
-        raise DataError(f"{font}: cannot read the font's colour bitmaps ({kind}: {e}); the file is corrupt "
-                        f"or truncated — reinstall it (`apt-get install --reinstall fonts-noto-color-emoji`)") from None
+        raise DataError(f"{font}: cannot read the font's colour bitmaps ({type(e).__name__}: {e}); the file is "
+                        f"corrupt or truncated — reinstall it (`apt-get install --reinstall "
+                        f"fonts-noto-color-emoji`) or point --data-dir at a good copy") from None
 
 
 def decode_emoji(font: Path, size: int) -> tuple[np.ndarray, list[str]]:

@@ -33,11 +33,17 @@ WHITE = (255, 255, 255)
 # Shared helpers: decoding and caching
 # --------------------------------------------------------------------------------------------------
 
-def open_image(source: str | Path | bytes, name: str | Path | None = None) -> Image.Image:
-    """Open and fully decode an image file (or PNG/JPEG bytes); :class:`DataError` naming it when unreadable."""
+def open_image(source: str | Path | bytes, name: str | Path | None = None, draft: int | None = None) -> Image.Image:
+    """Open and fully decode an image file (or PNG/JPEG bytes); :class:`DataError` naming it when unreadable.
+
+    ``draft``: a JPEG may be decoded at a reduced scale (1/2, 1/4, 1/8) that still covers ``draft×draft``
+    pixels — much faster when the image is about to be shrunk anyway.
+    """
     label = name if name is not None else source
     try:
         img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if draft is not None and img.format == "JPEG":
+            img.draft(img.mode, (draft, draft))
         img.load()
         return img
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
@@ -118,7 +124,8 @@ def read_image_files(paths: Sequence[Path], size: int | None, channels: int,
                 with Image.open(p) as im:
                     wh = im.size
             except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
-                raise DataError(f"{p}: cannot read this image ({e}); the file is corrupt — replace or delete it") from None
+                raise DataError(f"{p}: cannot read this image ({e}); the file is corrupt — "
+                                f"replace or delete it") from None
             if first is None:
                 first = (p, wh)
             elif wh != first[1]:
@@ -128,8 +135,8 @@ def read_image_files(paths: Sequence[Path], size: int | None, channels: int,
         shape = (channels, h, w)
     else:
         shape = (channels, size, size)
-    return decode_all(paths, lambda p: to_array(crop_resize(flatten(open_image(p), channels), size)), shape,
-                      threads)
+    return decode_all(paths, lambda p: to_array(crop_resize(flatten(open_image(p, draft=size), channels), size)),
+                      shape, threads)
 
 
 def path_key(*parts: object) -> str:
@@ -152,9 +159,10 @@ def load_cache(path: Path) -> dict[str, np.ndarray] | None:
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile, zlib.error) as e:
         warnings.warn(f"ignoring unreadable cache file {path} ({e}); rebuilding it")
         return None
 
@@ -320,11 +328,11 @@ def npz(request: DataRequest) -> ImageSet:
     """
     path = find_npz(request)
     try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: not an .npz archive (it holds a single array); save it with "
-                            f"numpy.savez(path, images=..., labels=...)")
-        with z:
+        with open(path, "rb") as fh:  # our handle: closed even when NumPy fails on a corrupt file
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise DataError(f"{path}: not an .npz archive (it holds a single array); save it with "
+                                f"numpy.savez(path, images=..., labels=...)")
             keys = list(z.files)
             split_keys = (f"x_{request.split}", f"y_{request.split}")
             if split_keys[0] in keys:

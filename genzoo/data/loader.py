@@ -35,7 +35,8 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     channels = cfg.channels or (shape[0] if shape else None)
     size = cfg.image_size or (shape[1] if shape else None)
     request = DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size, channels=channels,
-                          attributes=tuple(cfg.attributes) if cfg.attributes else None)
+                          attributes=tuple(cfg.attributes) if cfg.attributes else None,
+                          limit=cfg.limit if cfg.classes is None else None)
     data = info.reader(request)
     if cfg.classes is not None:
         if data.labels is None:

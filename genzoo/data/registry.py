@@ -25,6 +25,7 @@ class DataRequest:
     image_size: int | None = None   # readers of variable-size images resize while reading
     channels: int | None = None
     attributes: tuple[str, ...] | None = None
+    limit: int | None = None        # the first N images suffice (readers of large sets may stop early)
 
 
 @dataclass(frozen=True)
