@@ -61,7 +61,8 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
 
     torch.set_num_threads(threads)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    overrides = ["tensorboard=false", "sample_every_epoch=false", "checkpoint_every=1000000000", "sample_n=0"]
+    overrides = ["tensorboard=false", "sample_every_epoch=false", "checkpoint_every=1000000000",
+                 "checkpoint_every_epoch=false", "sample_n=0"]
     if variant in ("bf16", "bf16+cl"):
         overrides.append("precision=bf16")
     if variant in ("channels_last", "bf16+cl"):

@@ -68,6 +68,7 @@ class RunConfig:
     grad_clip: float | None = None    # clip the global gradient norm of each optimizer step
     ema_decay: float | None = None    # keep an exponential moving average of the (generator) weights
     checkpoint_every: int = 1000      # steps between checkpoints (also written at each epoch end and at the end)
+    checkpoint_every_epoch: bool = True
     keep_checkpoints: int = 2
     log_every: int = 50               # steps between metric lines (the only host sync of the hot loop)
     sample_every_epoch: bool = True

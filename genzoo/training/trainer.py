@@ -63,18 +63,24 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 
 def make_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    """Build an optimizer with Keras-matching defaults (the recipes come from Keras code)."""
+    """Build an optimizer with Keras-matching defaults (the recipes come from Keras code).
+
+    ``foreach=True`` updates all tensors in one C++ loop instead of a Python loop per tensor (PyTorch
+    enables it by default only on CUDA; on CPU it cut the optimizer's share of a small model's step
+    from 19% to a few percent).
+    """
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": True}
+    adam_like = {"betas": tuple(cfg.betas), "eps": cfg.eps, **common}
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, **adam_like)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, **adam_like)
     if cfg.name == "nadam":
-        return torch.optim.NAdam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.NAdam(params, **adam_like)
     if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rho, eps=cfg.eps, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
+        return torch.optim.RMSprop(params, alpha=cfg.rho, eps=cfg.eps, momentum=cfg.momentum, **common)
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, momentum=cfg.momentum, **common)
     raise ConfigError(f"unknown optimizer {cfg.name!r}")
 
 
@@ -151,7 +157,8 @@ class Trainer:
                                   self.device, self.dist.rank, self.dist.world_size)
         self.step = 0
         self.epochs_done = 0
-        self._sums: dict[str, Tensor] = {}
+        self._sums: dict[str, None] = {}   # metric names, in the order of _sum_values
+        self._sum_values = torch.zeros(0)
         self._count = 0
         self._window_start = time.perf_counter()
         self._window_step = 0
@@ -261,12 +268,13 @@ class Trainer:
 
     # -- metrics ----------------------------------------------------------------------------------
     def _accumulate(self, out: dict[str, Tensor]) -> None:
-        for k, v in out.items():
-            v = v.detach().float()
-            if k in self._sums:
-                self._sums[k] += v
-            else:
-                self._sums[k] = v.clone()
+        if self._count and list(self._sums) != list(out):
+            self._flush_metrics()  # a model changed what it reports: close the window first
+        values = torch.stack([v.detach().float() for v in out.values()])  # one on-device add per step
+        if self._count:
+            self._sum_values += values
+        else:
+            self._sums, self._sum_values = dict.fromkeys(out), values.clone()
         self._count += 1
 
     def _nan_message(self, what: str) -> str:
@@ -279,9 +287,9 @@ class Trainer:
     def _flush_metrics(self) -> dict[str, Any] | None:
         if not self._count:
             return None
-        keys = sorted(self._sums)
-        values = (torch.stack([self._sums[k] for k in keys]) / self._count).tolist()  # the one host sync
-        means = dict(zip(keys, values))
+        keys = list(self._sums)
+        values = (self._sum_values / self._count).tolist()  # the one host sync of the hot loop
+        means = dict(sorted(zip(keys, values)))
         self._sums, self._count = {}, 0
         if not self.dist.all_true(all(math.isfinite(v) for v in values)):
             raise NonFiniteLossError(self._nan_message("the loss (" + ", ".join(
@@ -349,7 +357,8 @@ class Trainer:
                     self._set_lr()
                     if cfg.sample_every_epoch:
                         self.write_samples(f"epoch-{self.epochs_done:04d}")
-                if epoch_end or self.step % cfg.checkpoint_every == 0 or self.step == end:
+                if ((epoch_end and cfg.checkpoint_every_epoch) or self.step % cfg.checkpoint_every == 0
+                        or self.step == end):
                     self.save()
         finally:
             bar.close()
