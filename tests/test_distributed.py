@@ -43,3 +43,15 @@ def test_two_processes_match_one(tmp_path):
     # and resume works under torchrun too
     _run(["resume", str(two), "--max-steps", "8", "--no-progress"], 2)
     assert latest_checkpoint(two).name == "step-00000008"
+
+
+def test_adversarial_training_under_torchrun(tmp_path):
+    """Two optimizers, n_critic, the gradient penalty's double backward and BN buffers, in 2 processes."""
+    run = tmp_path / "wgangp"
+    extra = ("--set", "model.family=wgan-gp", "--set", "model.d_dropout=null", "--set", "n_critic=2",
+             "--set", "sample_every_epoch=false")
+    _run(train_args("homl-dcgan", run, 4, *extra), 2)
+    w = load_file(str(latest_checkpoint(run) / "model.safetensors"))
+    assert all(torch.isfinite(t).all() for t in w.values())
+    _run(["resume", str(run), "--max-steps", "6", "--no-progress"], 2)
+    assert latest_checkpoint(run).name == "step-00000006"

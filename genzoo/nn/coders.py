@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .layers import Reshape, activation
+from .layers import batch_norm as bn_layer
 from .stacks import conv_stack, dense_stack
 
 
@@ -26,11 +27,13 @@ class ConvEncoder(nn.Module):
     def __init__(self, input_shape: Sequence[int], z_dim: int, filters: Sequence[int], kernels: Sequence[int],
                  strides: Sequence[int], *, heads: int = 1, batch_norm: bool = False, dropout: float | None = None,
                  leaky_slope: float = 0.3, condition_dim: int = 0, code_activation: str = "linear",
-                 input_layer: nn.Module | None = None):
+                 input_layer: nn.Module | None = None, act: str = "leaky_relu", bn_momentum: float = 0.99,
+                 bn_from_layer: int = 0):
         super().__init__()
         self.input_layer = input_layer or nn.Identity()  # e.g. the noise of a denoising AE
-        self.conv = conv_stack(input_shape[0], filters, kernels, strides, act="leaky_relu",
-                               leaky_slope=leaky_slope, bn_momentum=0.99 if batch_norm else None, dropout=dropout)
+        self.conv = conv_stack(input_shape[0], filters, kernels, strides, act=act, leaky_slope=leaky_slope,
+                               bn_momentum=bn_momentum if batch_norm else None, dropout=dropout,
+                               bn_from_layer=bn_from_layer)
         with torch.no_grad():
             self.shape_before_flattening = tuple(self.conv(torch.zeros(1, *input_shape)).shape[1:])
         flat = math.prod(self.shape_before_flattening)
@@ -47,19 +50,36 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Dense → Reshape → Conv2DTranspose stack; the last layer's activation is ``output_activation``."""
+    """Dense → [BN, activation] → Reshape → [BN] → conv stack; the last layer uses ``output_activation``.
+
+    The VAE decoder (Foster ch. 3) is Dense → Reshape → Conv2DTranspose stack. The GAN generators add a
+    normalised dense layer: Foster ch. 4 uses Dense → BN(features) → activation → Reshape, then
+    ``UpSampling2D`` + Conv where ``upsample[i] == 2``; Géron's DCGAN uses Dense → Reshape → BN(channels)
+    (``dense_norm="channels"``) and Conv2DTranspose → activation → BN (``bn_after_activation``).
+    """
 
     def __init__(self, z_dim: int, shape_before_flattening: Sequence[int], filters: Sequence[int],
                  kernels: Sequence[int], strides: Sequence[int], *, batch_norm: bool = False,
                  dropout: float | None = None, leaky_slope: float = 0.3, condition_dim: int = 0,
-                 output_activation: str = "sigmoid"):
+                 output_activation: str = "sigmoid", act: str = "leaky_relu", bn_momentum: float = 0.99,
+                 upsample: Sequence[int] | None = None, dense_norm: str | None = None,
+                 dense_activation: str | None = None, bn_after_activation: bool = False):
         super().__init__()
-        self.dense = nn.Linear(z_dim + condition_dim, math.prod(shape_before_flattening))
-        self.reshape = Reshape(*shape_before_flattening)
+        flat = math.prod(shape_before_flattening)
+        self.dense = nn.Linear(z_dim + condition_dim, flat)
+        post: list[nn.Module] = []
+        if dense_norm == "features":
+            post.append(bn_layer(flat, bn_momentum, dims=1))
+        if dense_activation:
+            post.append(activation(dense_activation, leaky_slope))
+        post.append(Reshape(*shape_before_flattening))
+        if dense_norm == "channels":
+            post.append(bn_layer(shape_before_flattening[0], bn_momentum))
+        self.reshape = nn.Sequential(*post) if len(post) > 1 else post[0]
         self.deconv = conv_stack(shape_before_flattening[0], filters, kernels, strides, transpose=True,
-                                 act="leaky_relu", leaky_slope=leaky_slope,
-                                 bn_momentum=0.99 if batch_norm else None, dropout=dropout,
-                                 last_activation=output_activation)
+                                 act=act, leaky_slope=leaky_slope, upsample=upsample,
+                                 bn_momentum=bn_momentum if batch_norm else None, dropout=dropout,
+                                 last_activation=output_activation, bn_after_activation=bn_after_activation)
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         if condition is not None:

@@ -16,8 +16,10 @@ def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], stride
                act: str = "leaky_relu", leaky_slope: float = 0.3, bn_momentum: float | None = None,
                dropout: float | None = None, bn_from_layer: int = 0,
                transpose: bool = False, upsample: Sequence[int] | None = None,
-               last_activation: str | None = "same") -> nn.Sequential:
+               last_activation: str | None = "same", bn_after_activation: bool = False) -> nn.Sequential:
     """Conv → [BN] → activation → [Dropout] per layer (Foster's "BAD" order, ch. 2).
+
+    ``bn_after_activation`` gives Géron's DCGAN order instead (Conv with activation → BN, HOML ch. 17).
 
     ``upsample[i] == 2`` puts ``Upsample(×2) + Conv`` in layer i (GDL ``GAN`` generator); otherwise
     ``transpose`` chooses Conv2DTranspose. ``last_activation`` replaces the whole post-conv block of
@@ -40,9 +42,9 @@ def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], stride
         if last and last_activation != "same":
             layers.append(activation(last_activation))
         else:
-            if bn_momentum is not None and i >= bn_from_layer:
-                layers.append(batch_norm(f, bn_momentum))
-            layers.append(activation(act, leaky_slope))
+            bn = [batch_norm(f, bn_momentum)] if bn_momentum is not None and i >= bn_from_layer else []
+            act_layer = [activation(act, leaky_slope)]
+            layers += act_layer + bn if bn_after_activation else bn + act_layer
             if dropout:
                 layers.append(nn.Dropout(dropout))
         c = f

@@ -50,13 +50,17 @@ class DistInfo:
 
     def average_buffers(self, module: nn.Module) -> None:
         """Average float buffers (BatchNorm statistics); a module's ``buffer_reduce`` dict may ask for
-        ``"min"``/``"max"`` instead for named buffers (e.g. the autoencoder's code bounds)."""
+        ``"min"``/``"max"`` instead for named buffers (e.g. the autoencoder's code bounds), or ``"keep"``
+        for per-process state that must not be mixed (a GAN's experience-replay pool)."""
         if not self.enabled:
             return
-        special = getattr(module, "buffer_reduce", {})
+        special = {f"{prefix}.{name}" if prefix else name: how
+                   for prefix, sub in module.named_modules()
+                   for name, how in getattr(sub, "buffer_reduce", {}).items()}
         named = dict(module.named_buffers())
         for name, how in special.items():
-            dist.all_reduce(named[name], op=dist.ReduceOp.MIN if how == "min" else dist.ReduceOp.MAX)
+            if how in ("min", "max"):
+                dist.all_reduce(named[name], op=dist.ReduceOp.MIN if how == "min" else dist.ReduceOp.MAX)
         bufs = [b for n, b in named.items() if b.is_floating_point() and n not in special]
         if bufs:
             flat = _flatten_dense_tensors(bufs)

@@ -1,0 +1,187 @@
+"""GAN family: the books' parameter counts, the WGAN-GP penalty against closed forms, weight clipping,
+experience replay, conditioning, refusal of batch norm in a WGAN-GP critic, and exact resume of a GAN."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from conftest import train_args
+from genzoo.cli import cli
+from genzoo.config import ConfigError, load_recipe
+from genzoo.data.loader import Batch
+from genzoo.models import build_model
+from genzoo.models.gan import ReplayBuffer
+from genzoo.models.wgan import gradient_penalty, wasserstein_critic_loss
+from genzoo.nn.summary import count_params
+from test_training import assert_same_weights
+
+
+def model_of(recipe: str, **changes):
+    cfg = dict(load_recipe(recipe)["model"])
+    cfg.update(changes)
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+# (recipe, discriminator total, generator total, generator trainable) — book/HOML summaries, or the
+# count the book's Keras code gives for the configuration (checked by hand in the recipe comments).
+COUNTS = [
+    ("gan-camel", 720_833, 844_161, 837_377),       # Foster Listings 4.2-4.3
+    ("wgan-horses", 670_401, 884_163, 879_619),     # Foster notebook 04_02 configuration
+    ("wgangp-faces", 4_314_753, 5_168_003, 5_150_723),
+    ("homl-gan", 132_951, 136_634, 136_634),        # Géron ch. 17 dense GAN
+    ("homl-dcgan", 212_865, 840_705, 840_321),      # Géron ch. 17 DCGAN
+]
+
+
+@pytest.mark.parametrize("recipe, d_total, g_total, g_trainable", COUNTS)
+def test_parameter_counts_match_the_books(recipe, d_total, g_total, g_trainable):
+    model = model_of(recipe)
+    d_t, d_nt = count_params(model.discriminator)
+    g_t, g_nt = count_params(model.generator)
+    assert (d_t + d_nt, d_nt) == (d_total, 0)
+    assert (g_t + g_nt, g_t) == (g_total, g_trainable)
+
+
+def test_summary_command_prints_the_totals():
+    out = CliRunner().invoke(cli, ["summary", "gan-camel"]).output
+    assert "Total params: 720,833" in out and "Total params: 844,161" in out and "Trainable params: 837,377" in out
+
+
+@pytest.mark.parametrize("recipe", ["gan-camel", "wgan-horses", "wgangp-faces", "homl-gan", "homl-dcgan",
+                                    "cgan-fashion"])
+def test_generators_produce_images_in_the_data_range(recipe):
+    model = model_of(recipe).eval()
+    with torch.no_grad():
+        x = model.generate(torch.randn(3, model.config.z_dim), model.default_condition(3, torch.device("cpu")))
+    assert list(x.shape[1:]) == model.config.input_shape
+    lo = -1.0 if model.config.data_range == "pm1" else 0.0
+    assert x.min() >= lo and x.max() <= 1.0
+    s = model.sample(4, generator=torch.Generator().manual_seed(1))
+    assert s.min() >= 0 and s.max() <= 1
+
+
+def test_gradient_penalty_of_a_linear_critic_is_closed_form():
+    """D(x) = w·x has ∇D = w everywhere, so the penalty is (‖w‖ − 1)² whatever the interpolates."""
+    w = torch.randn(1, 2, 3, 3)
+    critic = lambda x: (x * w).flatten(1).sum(1)  # noqa: E731
+    real, fake = torch.randn(5, 2, 3, 3), torch.randn(5, 2, 3, 3)
+    gp = gradient_penalty(critic, real, fake)
+    assert gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-5)
+
+
+def test_gradient_penalty_is_per_sample():
+    """D(x) = ½‖x‖² has ∇D = x̂: the penalty is the mean over samples of (‖x̂ᵢ‖ − 1)², not a batch norm."""
+    critic = lambda x: 0.5 * x.flatten(1).pow(2).sum(1)  # noqa: E731
+    real, fake = torch.randn(4, 1, 2, 2), torch.randn(4, 1, 2, 2)
+    alpha = torch.rand(4, 1, 1, 1)
+    x_hat = alpha * real + (1 - alpha) * fake
+    want = ((x_hat.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert gradient_penalty(critic, real, fake, alpha=alpha).item() == pytest.approx(want.item(), rel=1e-5)
+
+
+def test_gradient_penalty_trains_the_critic():
+    """create_graph=True: the penalty has a gradient with respect to the critic's weights."""
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
+    gp = gradient_penalty(lambda x: critic(x).squeeze(1), torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2))
+    gp.backward()
+    assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
+
+
+def test_wasserstein_loss_sign():
+    assert wasserstein_critic_loss(torch.tensor([3.0, 1.0]), torch.tensor([0.0, -2.0])).item() == -3.0
+
+
+def test_weight_clipping_bounds_every_critic_parameter():
+    model = model_of("wgan-horses")
+    with torch.no_grad():
+        for p in model.discriminator.parameters():
+            p.mul_(100)
+    model.after_discriminator_step()
+    c = model.config.clip_threshold
+    assert all(p.abs().max() <= c for p in model.discriminator.parameters())
+    assert any(p.abs().max() == c for p in model.discriminator.parameters())
+
+
+def test_wgangp_refuses_batch_norm_in_the_critic():
+    with pytest.raises(ConfigError, match="batch norm"):
+        model_of("wgangp-faces", d_batch_norm=0.9)
+
+
+def test_generator_output_shape_mismatch_is_a_clear_error():
+    with pytest.raises(ConfigError, match="generator produces"):
+        model_of("gan-camel", g_upsample=[2, 1, 1, 1])
+
+
+def test_replay_buffer_fills_then_mixes():
+    buf = ReplayBuffer(8, [1, 2, 2])
+    first = torch.ones(4, 1, 2, 2)
+    assert torch.equal(buf.mix(first, 0.5), first)            # nothing stored yet: all fresh
+    assert int(buf.filled) == 4
+    second = torch.full((4, 1, 2, 2), 2.0)
+    out = buf.mix(second, 0.5)
+    assert (out == 2).all(dim=(1, 2, 3)).sum() == 2            # half fresh ...
+    assert (out == 1).all(dim=(1, 2, 3)).sum() == 2            # ... half replayed from the pool
+    assert int(buf.filled) == 8
+    buf.mix(torch.full((4, 1, 2, 2), 3.0), 0.5)                # full: random slots are overwritten
+    assert int(buf.filled) == 8 and (buf.images == 3).any()
+
+
+def test_conditional_generator_depends_on_the_label():
+    model = model_of("cgan-fashion").eval()
+    z = torch.randn(1, model.config.z_dim).expand(10, -1)
+    with torch.no_grad():
+        x = model.generate(z, torch.eye(10))
+    assert (x[0] - x[1]).abs().max() > 1e-4
+
+
+def test_discriminator_learns_to_separate_real_from_fake():
+    """A few discriminator updates on one real batch drive its BCE down and its accuracy up."""
+    torch.manual_seed(0)
+    model = model_of("homl-gan")
+    x = torch.rand(32, 1, 28, 28).round()  # a fixed "real" batch of binary images
+    batch = Batch(x)
+    opt = torch.optim.Adam(model.discriminator.parameters(), 1e-3)
+    first = model.discriminator_loss(batch)["loss"].item()
+    for _ in range(30):
+        out = model.discriminator_loss(batch)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    assert out["loss"].item() < 0.5 * first
+    assert out["acc_real"].item() > 0.9 and out["acc_fake"].item() > 0.9
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("recipe, extra", [
+    ("homl-dcgan", ("--set", "model.replay_size=64", "--set", "ema_decay=0.9")),
+    ("wgan-horses", ("--dataset", "fashion-mnist", "--set", "data.channels=3", "--batch-size", "16",
+                     "--set", "sample_every_epoch=false")),
+    # the WGAN-GP family on the small DCGAN networks (the 64-px faces networks cost minutes here)
+    ("homl-dcgan", ("--set", "model.family=wgan-gp", "--set", "model.d_dropout=null", "--set", "n_critic=2")),
+])
+def test_gan_resume_is_exact(tmp_path, recipe, extra):
+    """Generator, critic, both optimizers, the replay pool and the EMA continue exactly after resume."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run_cli(*train_args(recipe, straight, 6, *extra)).exit_code == 0
+    assert run_cli(*train_args(recipe, split, 3, *extra)).exit_code == 0
+    r = run_cli("resume", str(split), "--max-steps", "6", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert_same_weights(straight, split)
+    rows = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert {"d_loss", "g_loss"} <= set(rows[-1])
+
+
+def test_conditional_gan_samples_a_chosen_class(tmp_path):
+    run = tmp_path / "cgan"
+    assert run_cli(*train_args("cgan-fashion", run, 4)).exit_code == 0
+    r = run_cli("sample", str(run), "-n", "8", "--label", "3", "--out", str(tmp_path / "c.png"))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["shape"] == [8, 1, 28, 28]
