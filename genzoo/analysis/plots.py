@@ -1,0 +1,104 @@
+"""Matplotlib figures of the analyses, drawn with the Agg canvas directly (no pyplot, so no global
+backend state and no display needed)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .curves import metric_groups, wants_log_scale
+
+
+def _save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def scatter_plot(points: Tensor, labels: Tensor | None, path: str | Path, title: str,
+                 class_names: list[str] | None = None, axis_names: tuple[str, str] = ("z[0]", "z[1]")) -> Path:
+    """Codes as points coloured by class with a colour bar (Foster ch. 3, Figs 3-8 and 3-14 use
+    ``cmap='rainbow'``, ``s=2`` and ``plt.colorbar()``)."""
+    xy = points.detach().float().cpu().numpy()
+    fig = Figure(figsize=(8, 7))
+    ax = fig.add_subplot()
+    if labels is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=2, alpha=0.6, color="tab:blue")
+    else:
+        lab = labels.cpu().numpy()
+        k = int(lab.max()) + 1 if len(lab) else 1
+        if class_names is not None:
+            k = max(k, len(class_names))
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=lab, cmap="rainbow", s=2, alpha=0.8, vmin=-0.5, vmax=k - 0.5)
+        bar = fig.colorbar(sc, ax=ax, ticks=range(k))
+        if class_names is not None and k <= 30:
+            bar.ax.set_yticklabels([f"{i}: {class_names[i]}" if i < len(class_names) else str(i) for i in range(k)])
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def histogram_plot(codes: Tensor, path: str | Path, title: str, max_dims: int = 50, bins: int = 50) -> Path:
+    """One histogram per latent dimension (the first ``max_dims``) with the N(0, 1) density over it
+    (Foster ch. 3, Fig. 3-20: the first 50 dimensions of z for the faces VAE)."""
+    c = codes.detach().float().cpu().numpy()
+    d = min(max_dims, c.shape[1])
+    cols = min(10, d)
+    rows = math.ceil(d / cols)
+    panel = 1.8 if d > 4 else 3.0
+    fig = Figure(figsize=(max(7.0, panel * cols), panel * 0.85 * rows + 0.8))
+    lo = min(-4.0, float(np.quantile(c[:, :d], 0.001)) if len(c) else -4.0)
+    hi = max(4.0, float(np.quantile(c[:, :d], 0.999)) if len(c) else 4.0)
+    grid = np.linspace(lo, hi, 200)
+    density = np.exp(-grid ** 2 / 2) / math.sqrt(2 * math.pi)
+    for i in range(d):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.hist(c[:, i], bins=bins, range=(lo, hi), density=True, color="tab:blue", alpha=0.7)
+        ax.plot(grid, density, color="tab:orange", linewidth=1)
+        ax.set_title(f"z[{i}]", fontsize=7)
+        ax.tick_params(labelsize=5)
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def curves_plot(series: dict[str, tuple[list[int], list[float]]], path: str | Path, title: str) -> Path:
+    """Training curves against the step: one panel per metric group, a GAN's ``d_*``/``g_*`` pair on
+    one axes (Foster ch. 4, Fig. 4-7), log scale where the values span more than 20×."""
+    groups = metric_groups(list(series))
+    n = max(1, len(groups))
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(5 * cols, 3.4 * rows + 0.5))
+    for i, (name, members) in enumerate(groups.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        values: list[float] = []
+        for m in members:
+            steps, vals = series[m]
+            ax.plot(steps, vals, label=m, linewidth=1.2, marker="." if len(vals) < 30 else None)
+            values += vals
+        if wants_log_scale(values):
+            ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if len(members) > 1 or members[0] != name:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def as_pairs_rows(top: Tensor, bottom: Tensor) -> Tensor:
+    """Stack two equally long image batches as two grid rows (``2N`` images, use ``nrow=N``)."""
+    return torch.cat([top.float().cpu(), bottom.float().cpu()])
