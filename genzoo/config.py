@@ -73,7 +73,7 @@ class RunConfig:
     log_every: int = 50               # steps between metric lines (the only host sync of the hot loop)
     sample_every_epoch: bool = True
     sample_n: int = 64
-    precision: str = "auto"           # auto (bf16 autocast where the hardware has fast bf16) | fp32 | bf16
+    precision: str = "auto"           # auto (bf16 autocast on bf16 GPUs, fp32 on CPU) | fp32 | bf16
     channels_last: bool = True        # NHWC activations: faster convolutions with oneDNN and cuDNN
     compile: bool = False             # torch.compile the networks
     num_threads: int | None = None    # torch.set_num_threads; default: PyTorch's choice

@@ -30,13 +30,18 @@ class Batch:
 
 
 def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, split: str | None = None) -> ImageSet:
-    """Read the dataset named in ``cfg`` and bring it to ``shape`` (C, H, W) or to cfg's size/channels."""
+    """Read the dataset named in ``cfg`` and bring it to ``shape`` (C, H, W) or to cfg's size/channels.
+
+    ``data.limit`` trims the training split only (the book's ``x_train[:1000]``); other splits are
+    read whole so evaluation and analysis see the full held-out set.
+    """
     info = dataset_info(cfg.name)
+    limit = cfg.limit if (split or cfg.split) == cfg.split else None
     channels = cfg.channels or (shape[0] if shape else None)
     size = cfg.image_size or (shape[1] if shape else None)
     request = DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size, channels=channels,
                           attributes=tuple(cfg.attributes) if cfg.attributes else None,
-                          limit=cfg.limit if cfg.classes is None else None)
+                          limit=limit if cfg.classes is None else None)
     data = info.reader(request)
     if cfg.classes is not None:
         if data.labels is None:
@@ -45,8 +50,8 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
         data = data.subset(keep.nonzero().squeeze(1))
         if len(data) == 0:
             raise DataError(f"{data.source}: no image has a label in data.classes={cfg.classes}")
-    if cfg.limit is not None:
-        data = data.subset(torch.arange(min(cfg.limit, len(data))))
+    if limit is not None:
+        data = data.subset(torch.arange(min(limit, len(data))))
     if len(data) == 0:
         raise DataError(f"{data.source}: the dataset is empty")
     images = data.images
