@@ -39,6 +39,40 @@ def matmul_gflops(dtype_name: str = "float32", n: int = 1024, seconds: float = 1
     return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
 
 
+class StepFlops:
+    """Counts FLOPs of every aten op with PyTorch's FLOP formulas (``torch.utils.flop_counter``).
+
+    ``FlopCounterMode`` itself also tracks modules with backward hooks, which ``autograd.grad(...,
+    create_graph=True)`` (the WGAN-GP penalty) does not support; a plain dispatch mode has no hooks.
+    """
+
+    def __init__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils.flop_counter import FlopCounterMode
+
+        registry = FlopCounterMode(display=False).flop_registry
+        outer = self
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                formula = registry.get(func._overloadpacket)
+                if formula is not None:
+                    outer.total += formula(*args, **kwargs, out_val=out)
+                return out
+
+        self.total = 0
+        self._mode = _Mode()
+
+    def __enter__(self) -> "StepFlops":
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)
+
+
 def _timed(fn, min_seconds: float, min_iters: int = 3) -> tuple[float, int]:
     """Run ``fn`` for at least ``min_seconds``; returns (seconds per call, calls)."""
     fn()  # warm-up (allocator, oneDNN primitive cache)
@@ -53,8 +87,6 @@ def _timed(fn, min_seconds: float, min_iters: int = 3) -> tuple[float, int]:
 def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_size: int | None) -> dict:
     """Measure one recipe in this process (called in a fresh subprocess)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
     from genzoo.data import load_images
     from genzoo.runs import config_from_recipe, prepare_model
     from genzoo.training.trainer import make_trainer
@@ -79,10 +111,10 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     ceiling_bf16 = matmul_gflops("bfloat16")
 
     # FLOPs of one training step (all phases), counted once.
-    with FlopCounterMode(display=False) as counter:
+    with StepFlops() as counter:
         with trainer.autocast:
             trainer.train_step()
-    step_flops = counter.get_total_flops()
+    step_flops = counter.total
 
     # Bare step: the same train_step with batches prepared in advance (no stream, no metrics, no checks).
     batches = [trainer.stream.next() for _ in range(8 * trainer.batches_per_step)]

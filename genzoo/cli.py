@@ -165,7 +165,9 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
                                            "arithmetic", "histograms", "nearest", "curves", "all"]))
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default RUN_DIR/analysis).")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")
-@click.option("-n", "--num", type=int, help="How many images/points (analysis-specific default).")
+@click.option("-n", "--num", type=int,
+              help="Size of the analysis: images (reconstructions 10, nearest 8, arithmetic 5), points "
+                   "(latent-scatter/histograms 5000), grid side (latent-grid 15), steps (interpolate 10).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--attribute", help="Attribute name (arithmetic) or class index for label-based vectors.")
 def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | None, seed: int,
