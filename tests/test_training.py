@@ -72,6 +72,19 @@ def test_resume_continues_exactly(tmp_path):
     assert last1[40] == last2[40]
 
 
+def test_time_budget_stops_with_a_checkpoint_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    r = run_cli(*train_args("homl-vae", run, 100_000, "--set", "max_minutes=0.003"))
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.output)
+    assert first["stopped_by"] == "max_minutes" and 0 < first["steps"] < 100_000
+    assert first["steps"] % 5 == 0                    # decided at a log step, so every process agrees
+    assert latest_checkpoint(run).name.endswith(f"{first['steps']:08d}")
+    r = run_cli("resume", str(run), "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["steps"] > first["steps"]   # the budget is per invocation
+
+
 def test_resume_after_hard_kill(tmp_path):
     """SIGKILL a run mid-training; resuming from its last checkpoint gives the uninterrupted result."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"

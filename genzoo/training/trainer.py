@@ -343,6 +343,8 @@ class Trainer:
         bar = tqdm(total=end, initial=self.step, disable=not (progress and self.dist.is_main),
                    dynamic_ncols=True, mininterval=1.0, desc=f"{cfg.recipe}")
         last_row: dict[str, Any] | None = None
+        budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+        stopped_by = "target"
         try:
             while self.step < end:
                 with self.autocast:
@@ -357,6 +359,9 @@ class Trainer:
                     if last_row:
                         bar.set_postfix({k: f"{v:.4g}" for k, v in last_row.items()
                                          if isinstance(v, float) and k not in ("epoch",)}, refresh=False)
+                if budget is not None and self.step % cfg.log_every == 0 and not self.dist.all_true(
+                        time.perf_counter() - t0 < budget):
+                    end, stopped_by = self.step, "max_minutes"  # every process stops at the same step
                 if epoch_end:
                     self.epochs_done = completed
                     self._set_lr()
@@ -372,7 +377,7 @@ class Trainer:
         steps = self.step - start_step
         summary = {"steps": self.step, "epochs": round(self.step / self.steps_per_epoch, 3), "wall_s": round(wall, 2),
                    "images_per_s": round(steps * self.batches_per_step * cfg.batch_size / max(wall, 1e-9), 1),
-                   "last": last_row, "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
+                   "stopped_by": stopped_by, "last": last_row, "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
         if self.dist.is_main:
             sample_path = self.write_samples("final")
             summary["samples"] = str(sample_path) if sample_path else None
