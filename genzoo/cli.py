@@ -181,38 +181,66 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--metrics", default="elbo", show_default=True, help="Comma-separated: elbo.")
-@click.option("--split", default="test", show_default=True)
-@click.option("--samples", default=1, show_default=True, help="Posterior draws per image for the ELBO.")
-@click.option("--limit", type=int, help="Evaluate on the first N images only.")
-def eval_cmd(run_dir: Path, metrics: str, split: str, samples: int, limit: int | None) -> None:
-    """Evaluate RUN_DIR on held-out data and write RUN_DIR/eval.json."""
-    import time
+@click.option("--metrics", default="auto", show_default=True,
+              help="Comma-separated from elbo, iwae, nll, fid, kid, pr, is, memorization, recon; "
+                   "auto = every one that applies.")
+@click.option("--split", default="test", show_default=True, help="Held-out split (the reference set).")
+@click.option("--num-samples", default=10_000, show_default=True, help="Generated images for fid/kid/pr/is.")
+@click.option("--iwae-k", default=64, show_default=True, help="Importance samples of the IWAE bound.")
+@click.option("--features", type=click.Choice(["genzoo", "inception"]), default="genzoo", show_default=True,
+              help="Feature network: genzoo's own classifier for the dataset, or Inception-v3 (needs weights).")
+@click.option("--feature-epochs", default=5, show_default=True, help="Epochs when the feature net is trained.")
+@click.option("--limit", type=int, help="Evaluate on the first N held-out images only (quick checks).")
+@click.option("--seed", default=0, show_default=True)
+def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, features: str,
+             feature_epochs: int, limit: int | None, seed: int) -> None:
+    """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
+    from .metrics.evaluate import evaluate_run
 
-    import torch
-
-    from .config import ConfigError
-    from .data import load_images
-    from .metrics import dataset_elbo
-    from .runs import load_run
-
-    cfg, model = load_run(run_dir)
-    data = load_images(cfg.data, tuple(model.config.input_shape), split=split)
-    if limit:
-        data = data.subset(torch.arange(min(limit, len(data))))
-    result: dict = {"run": str(run_dir), "split": split, "dataset": cfg.data.name}
-    for name in [m.strip() for m in metrics.split(",") if m.strip()]:
-        t0 = time.perf_counter()
-        if name == "elbo":
-            if not hasattr(model, "elbo"):
-                raise ConfigError(f"model family {model.family!r} has no ELBO (only VAEs do)")
-            result["elbo"] = dataset_elbo(model, data, cfg.data, samples=samples)
-        else:
-            raise ConfigError(f"unknown metric {name!r}; available: elbo")
-        result.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 2)
-    out = run_dir / "eval.json"
-    out.write_text(json.dumps(result, indent=2))
+    result = evaluate_run(run_dir, metrics, split=split, num_samples=num_samples, iwae_k=iwae_k,
+                          features=features, feature_epochs=feature_epochs, limit=limit, seed=seed,
+                          log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(result, indent=2))
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Also write OUT.md and OUT.html (table, sample grids and curves side by side).")
+def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Print one table of the eval.json of each RUN_DIR (run `genzoo eval` on them first)."""
+    from .metrics.compare import compare_runs
+
+    result = compare_runs(list(run_dirs), out)
+    click.echo(result["text"])
+    if result.get("note"):
+        click.echo(result["note"])
+    for key in ("markdown", "html"):
+        if key in result:
+            click.echo(f"{key}: {result[key]}")
+
+
+@cli.command("feature-net")
+@click.option("--dataset", default="fashion-mnist", show_default=True)
+@click.option("--data-dir", help="Dataset folder (default: $GENZOO_DATA, system locations).")
+@click.option("--shape", default="1,28,28", show_default=True, help="C,H,W the generated images have.")
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--retrain", is_flag=True, help="Train again even when a cached network exists.")
+def feature_net(dataset: str, data_dir: str | None, shape: str, epochs: int, retrain: bool) -> None:
+    """Train (or show) genzoo's feature network for DATASET: the book's ch. 2 CNN, cached."""
+    from .config import ConfigError, DataConfig
+    from .metrics.features import load_feature_net, spec_for, train_feature_net
+
+    try:
+        c, h, w = (int(v) for v in shape.split(","))
+    except ValueError:
+        raise ConfigError(f"--shape must be C,H,W (e.g. 1,28,28), got {shape!r}") from None
+    cfg = DataConfig(name=dataset, data_dir=data_dir)
+    spec = spec_for(cfg, (c, h, w), epochs=epochs)
+    net = None if retrain else load_feature_net(spec)
+    if net is None:
+        net = train_feature_net(spec, cfg, log=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps(net.meta, indent=2))
 
 
 def main() -> None:

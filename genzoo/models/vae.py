@@ -112,6 +112,25 @@ class VAE(GenerativeModel):
         return self.log_likelihood(x, recon) - gaussian_kl(mu.float(), log_var.float())
 
     @torch.no_grad()
+    def log_importance_weights(self, x: Tensor, condition: Tensor | None = None, k: int = 64) -> Tensor:
+        """``k×N`` log weights log p(x|z_i) + log p(z_i) − log q(z_i|x), z_i ~ q(z|x) (Burda et al. 2015).
+
+        log-mean-exp over the k rows is the importance-weighted bound IWAE-k ≤ log p(x); its k = 1 case
+        is the ELBO, and it tightens monotonically (in expectation) towards log p(x) as k grows.
+        """
+        mu, log_var = (t.float() for t in self.encode(x, condition))
+        std = torch.exp(0.5 * log_var)
+        log_norm = 0.5 * math.log(2 * math.pi)
+        rows = []
+        for _ in range(k):
+            eps = torch.randn_like(mu)
+            z = mu + std * eps
+            log_q = (-0.5 * eps.pow(2) - 0.5 * log_var - log_norm).sum(1)
+            log_pz = (-0.5 * z.pow(2) - log_norm).sum(1)
+            rows.append(self.log_likelihood(x, self.decode(z, condition)) + log_pz - log_q)
+        return torch.stack(rows)
+
+    @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Tensor | None = None) -> Tensor:
         dev = self.device
         z = torch.randn(n, self.config.z_dim, generator=generator).to(dev)

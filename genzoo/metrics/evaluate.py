@@ -1,0 +1,313 @@
+"""``genzoo eval``: every applicable metric of a run under one fixed, written-down protocol → ``eval.json``.
+
+Protocol (also in the README):
+
+* held-out data: the run's dataset, ``--split`` (default ``test``), whole (class subsets as configured),
+  pixels scaled to [0, 1] exactly as the model sees them (binarised/quantised if configured);
+* likelihood (fp32): ``elbo`` (1 posterior draw per image) and ``iwae`` (k = 64 importance samples)
+  for VAEs; ``nll`` the exact ``log_prob`` of models that have one; nats/image and bits/dim;
+* sample quality: ``num_samples`` = 10,000 generated images (seed 0, classes cycled for conditional
+  models) against the held-out split, on the features of genzoo's own classifier for the dataset
+  (:mod:`genzoo.metrics.features`) or of Inception-v3 when its weights are available: ``fid``; ``kid``
+  (100 subsets of 1,000); ``pr`` (improved precision/recall, k = 3); ``is`` (Inception-Score analogue,
+  10 splits, with the real split's score as the reference);
+* ``memorization``: 500 samples' mean L1 distance to their nearest training image, against 500
+  held-out images' (the book's "Rule 2"); ratio ≈ 1 means no copying, ≪ 1 copying;
+* ``recon`` (autoencoders): MSE, PSNR (dB, per image then averaged) and SSIM (11×11 Gaussian window)
+  of the reconstructions of the held-out split.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..config import ConfigError
+from ..data.loader import make_batch
+from ..data.types import ImageSet
+from ..training.checkpoint import write_text_atomic
+
+ALL_METRICS = ("elbo", "iwae", "nll", "fid", "kid", "pr", "is", "memorization", "recon")
+SAMPLE_METRICS = ("fid", "kid", "pr", "is")
+MEMORIZATION_SAMPLES = 500
+
+
+class EvalContext:
+    """The run, its model and data, and the generated samples and features, computed once and shared."""
+
+    def __init__(self, run_dir: Path, split: str, num_samples: int, seed: int, limit: int | None,
+                 features: str, feature_epochs: int, log: Callable[[str], None]):
+        from ..data import load_images
+        from ..runs import load_run
+
+        self.run_dir, self.split, self.num_samples, self.seed = Path(run_dir), split, num_samples, seed
+        self.features_kind, self.feature_epochs, self.log = features, feature_epochs, log
+        self.cfg, self.model = load_run(self.run_dir)
+        self.shape = tuple(self.model.config.input_shape)
+        data = load_images(self.cfg.data, self.shape, split=split)
+        if limit:
+            data = data.subset(torch.arange(min(limit, len(data))))
+        self.data: ImageSet = data
+        self._samples: Tensor | None = None
+        self._net = None
+        self._fake: tuple[Tensor, Tensor] | None = None
+        self._real: tuple[Tensor, Tensor] | None = None
+
+    # -- data and samples ---------------------------------------------------------------------------
+    def images01(self, data: ImageSet, index: Tensor) -> Tensor:
+        batch = make_batch(data, index, self.cfg.data, self.model.config.data_range, torch.device("cpu"))
+        return self.model.to_unit(batch.x)
+
+    def samples(self) -> Tensor:
+        """``num_samples`` images in [0, 1], drawn once (seeded; classes cycled for conditional models)."""
+        if self._samples is None:
+            g = torch.Generator().manual_seed(self.seed)
+            k = self.model.config.num_classes
+            out = []
+            with torch.inference_mode():
+                for s in range(0, self.num_samples, 500):
+                    n = min(500, self.num_samples - s)
+                    cond = F.one_hot(torch.arange(s, s + n) % k, k).float() if k else None
+                    out.append(self.model.sample(n, generator=g, condition=cond).float().cpu())
+            self._samples = torch.cat(out).clamp(0, 1)
+            if not torch.isfinite(self._samples).all():
+                raise ConfigError(f"{self.run_dir}: the model generates NaN/Inf images; it cannot be evaluated")
+        return self._samples
+
+    # -- features -----------------------------------------------------------------------------------
+    @property
+    def net(self):
+        if self._net is None:
+            if self.features_kind == "inception":
+                from .inception import InceptionFeatures
+
+                self._net = InceptionFeatures()
+            elif self.features_kind == "genzoo":
+                from .features import get_feature_net
+
+                self._net = get_feature_net(self.cfg.data, self.shape, epochs=self.feature_epochs, log=self.log)
+            else:
+                raise ConfigError(f"unknown --features {self.features_kind!r}; use genzoo or inception")
+        return self._net
+
+    def fake_features(self) -> tuple[Tensor, Tensor]:
+        if self._fake is None:
+            self._fake = self.net(self.samples())
+        return self._fake
+
+    def real_features(self) -> tuple[Tensor, Tensor]:
+        if self._real is None:
+            self._real = self.net.dataset_features(self.data, self.cfg.data, self.split)
+        return self._real
+
+    def feature_description(self) -> dict[str, Any]:
+        meta = self.net.meta
+        return {"name": meta["label"], "key": meta["key"], "test_accuracy": meta.get("test_accuracy"),
+                "num_features": self.net.num_features}
+
+
+# -- applicability --------------------------------------------------------------------------------
+def can_sample(model) -> bool:
+    from ..models.base import GenerativeModel
+
+    return type(model).sample is not GenerativeModel.sample
+
+
+def not_applicable(ctx: EvalContext, name: str) -> str | None:
+    """Why metric ``name`` does not apply to this run (None when it does)."""
+    model = ctx.model
+    if name in ("elbo", "iwae") and not hasattr(model, "log_importance_weights"):
+        return f"model family {model.family!r} has no ELBO (only VAEs do)"
+    if name == "nll" and not hasattr(model, "log_prob"):
+        return f"model family {model.family!r} has no exact likelihood"
+    if name in SAMPLE_METRICS + ("memorization",) and not can_sample(model):
+        return f"model family {model.family!r} cannot sample"
+    if name in SAMPLE_METRICS and ctx.features_kind == "genzoo" and ctx.data.labels is None:
+        return (f"dataset {ctx.cfg.data.name!r} has no labels to train genzoo's feature network on; use "
+                f"--features inception with the weights file")
+    if name == "is" and ctx.features_kind == "genzoo" and ctx.data.labels is None:
+        return "the Inception-Score analogue needs a classifier, hence class labels"
+    if name == "recon" and not hasattr(model, "reconstruct"):
+        return f"model family {model.family!r} does not reconstruct"
+    return None
+
+
+# -- the metrics ----------------------------------------------------------------------------------
+def _elbo(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .likelihood import dataset_elbo
+
+    return dataset_elbo(ctx.model, ctx.data, ctx.cfg.data, seed=ctx.seed)
+
+
+def _iwae(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .likelihood import dataset_iwae
+
+    return dataset_iwae(ctx.model, ctx.data, ctx.cfg.data, k=opts["iwae_k"], seed=ctx.seed)
+
+
+def _nll(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .likelihood import dataset_log_prob
+
+    return dataset_log_prob(ctx.model, ctx.data, ctx.cfg.data)
+
+
+def _sample_protocol(ctx: EvalContext) -> dict[str, Any]:
+    return {"features": ctx.feature_description(), "generated": ctx.num_samples,
+            "reference": f"{ctx.split} split, {len(ctx.data)} images"}
+
+
+def _fid(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .sample_quality import fid
+
+    value = fid(ctx.real_features()[0], ctx.fake_features()[0])
+    return {"value": value, "name": f"FID ({ctx.net.meta['label']})", **_sample_protocol(ctx)}
+
+
+def _kid(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .sample_quality import kid
+
+    mean, std = kid(ctx.real_features()[0], ctx.fake_features()[0], seed=ctx.seed)
+    return {"value": mean, "std": std, "name": f"KID ({ctx.net.meta['label']})", "subsets": 100,
+            "subset_size": 1000, **_sample_protocol(ctx)}
+
+
+def _pr(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .sample_quality import precision_recall
+
+    p, r = precision_recall(ctx.real_features()[0], ctx.fake_features()[0], k=3)
+    return {"precision": p, "recall": r, "k": 3, "name": f"precision/recall ({ctx.net.meta['label']})",
+            **_sample_protocol(ctx)}
+
+
+def _is(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .sample_quality import inception_score
+
+    mean, std = inception_score(ctx.fake_features()[1], seed=ctx.seed)
+    real_mean, _ = inception_score(ctx.real_features()[1], seed=ctx.seed)
+    return {"value": mean, "std": std, "real_data_value": real_mean, "splits": 10,
+            "name": f"Inception-Score analogue ({ctx.net.meta['label']} class probabilities)",
+            **_sample_protocol(ctx)}
+
+
+def _memorization(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from ..analysis.latent import nearest_neighbours
+    from ..data import load_images
+
+    n = MEMORIZATION_SAMPLES
+    train = load_images(ctx.cfg.data, ctx.shape)
+
+    def chunks():
+        for s in range(0, len(train), 4096):
+            yield ctx.images01(train, torch.arange(s, min(s + 4096, len(train))))
+
+    d_samples, _ = nearest_neighbours(ctx.samples()[:n], chunks, "l1")
+    held = torch.randperm(len(ctx.data), generator=torch.Generator().manual_seed(ctx.seed))[:n]
+    d_held, _ = nearest_neighbours(ctx.images01(ctx.data, held), chunks, "l1")
+    ms, mh = d_samples.mean().item(), d_held.mean().item()
+    return {"sample_to_train_l1": ms, "held_out_to_train_l1": mh, "ratio": ms / mh if mh > 0 else None,
+            "samples": len(d_samples), "held_out": len(d_held), "training_images": len(train),
+            "min_sample_to_train_l1": d_samples.min().item(),
+            "metric": "mean absolute pixel difference on [0, 1] to the nearest training image"}
+
+
+@torch.no_grad()
+def _recon(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    model, data = ctx.model, ctx.data
+    mse, psnr, ssims = [], [], []
+    for s in range(0, len(data), 500):
+        index = torch.arange(s, min(s + 500, len(data)))
+        batch = make_batch(data, index, ctx.cfg.data, model.config.data_range, model.device)
+        target = model.to_unit(batch.x).cpu()
+        recon = model.reconstruct(batch.x, model.condition_of(batch)).float().cpu().clamp(0, 1)
+        err = (recon - target).pow(2).flatten(1).mean(1)
+        mse.append(err)
+        psnr.append(10 * torch.log10(1.0 / err.clamp_min(1e-10)))
+        ssims.append(ssim(recon, target, data_range=1.0, reduction="none"))
+    mse_t, psnr_t, ssim_t = torch.cat(mse), torch.cat(psnr), torch.cat(ssims)
+    return {"mse": mse_t.mean().item(), "psnr_db": psnr_t.mean().item(), "ssim": ssim_t.mean().item(),
+            "images": len(mse_t), "pixels": "[0, 1]", "ssim_window": "Gaussian 11×11, σ = 1.5"}
+
+
+METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
+    "elbo": _elbo, "iwae": _iwae, "nll": _nll, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
+    "memorization": _memorization, "recon": _recon}
+
+
+def parse_metrics(text: str) -> list[str] | None:
+    """``"auto"``/``"all"`` → None (every applicable metric); else a validated list."""
+    if text.strip() in ("auto", "all", ""):
+        return None
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    aliases = {"precision": "pr", "recall": "pr", "ssim": "recon", "psnr": "recon", "mse": "recon",
+               "nearest": "memorization", "inception-score": "is"}
+    names = [aliases.get(n, n) for n in names]
+    unknown = [n for n in names if n not in METRIC_FUNCTIONS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; available: {', '.join(ALL_METRICS)} (or auto)")
+    return list(dict.fromkeys(names))
+
+
+def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test", num_samples: int = 10_000,
+                 iwae_k: int = 64, features: str = "genzoo", feature_epochs: int = 5, limit: int | None = None,
+                 seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Evaluate a run; merges into and rewrites ``RUN/eval.json``; returns the new results."""
+    wanted = parse_metrics(metrics)
+    if num_samples < 2:
+        raise ConfigError("--num-samples must be >= 2")
+    ctx = EvalContext(Path(run_dir), split, num_samples, seed, limit, features, feature_epochs, log)
+    names = wanted or list(ALL_METRICS)
+    results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    t_all = time.perf_counter()
+    for name in names:
+        reason = not_applicable(ctx, name)
+        if reason:
+            if wanted:  # asked for explicitly: say why it cannot run
+                raise ConfigError(f"metric {name!r} does not apply to {run_dir}: {reason}")
+            skipped[name] = reason
+            continue
+        t0 = time.perf_counter()
+        results[name] = METRIC_FUNCTIONS[name](ctx, {"iwae_k": iwae_k})
+        seconds[name] = round(time.perf_counter() - t0, 2)
+        log(f"{name}: {_headline(name, results[name])}  ({seconds[name]:.1f} s)")
+    out_path = ctx.run_dir / "eval.json"
+    record: dict[str, Any] = {}
+    if out_path.exists():
+        try:
+            record = json.loads(out_path.read_text())
+        except json.JSONDecodeError:
+            record = {}
+    record.update({"run": str(ctx.run_dir), "recipe": ctx.cfg.recipe, "family": ctx.model.family,
+                   "dataset": ctx.cfg.data.name, "split": split, "held_out_images": len(ctx.data),
+                   "seed": seed})
+    record.setdefault("metrics", {}).update(results)
+    record.setdefault("seconds", {}).update(seconds)
+    record["skipped"] = {k: v for k, v in {**record.get("skipped", {}), **skipped}.items()
+                         if k not in record["metrics"]}
+    record["last_eval_seconds"] = round(time.perf_counter() - t_all, 2)
+    write_text_atomic(out_path, json.dumps(record, indent=2))
+    return {"eval_json": str(out_path), "metrics": results, "skipped": skipped, "seconds": seconds,
+            "total_seconds": record["last_eval_seconds"]}
+
+
+def _headline(name: str, r: dict[str, Any]) -> str:
+    if name in ("elbo", "iwae", "nll"):
+        key = {"elbo": "elbo_nats", "iwae": "iwae_nats", "nll": "log_prob_nats"}[name]
+        return f"{r[key]:.2f} nats/image, {r['bits_per_dim_8bit']:.3f} bits/dim"
+    if name == "pr":
+        return f"precision {r['precision']:.3f}, recall {r['recall']:.3f}"
+    if name == "memorization":
+        return f"sample→train L1 {r['sample_to_train_l1']:.4f} vs held-out→train {r['held_out_to_train_l1']:.4f}"
+    if name == "recon":
+        return f"MSE {r['mse']:.4f}, PSNR {r['psnr_db']:.2f} dB, SSIM {r['ssim']:.3f}"
+    if name == "is":
+        return f"{r['value']:.3f} (real data {r['real_data_value']:.3f})"
+    return f"{r['value']:.4g}" + (f" ± {r['std']:.2g}" if "std" in r else "")

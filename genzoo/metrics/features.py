@@ -1,0 +1,209 @@
+"""Feature networks for sample-quality metrics, trained here because no Inception weights install offline.
+
+Protocol (documented in the README): for each labelled dataset and image shape, genzoo trains the book's
+chapter-2 CNN (:class:`genzoo.nn.classifier.BookCNN`; Adam 5e-4, batch 32, as in the book) on the
+training split, reports its test accuracy, and caches the weights under
+``$GENZOO_CACHE/feature-nets/<key>/``. Metrics computed on its 128-d penultimate features are named
+after it — "FID (genzoo fashion-mnist BookCNN features)" — and are comparable only with numbers
+computed on the same network (same key). Features of the real reference split are cached next to it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from ..config import ConfigError, DataConfig
+from ..data.loader import BatchStream, make_batch
+from ..data.registry import cache_dir
+from ..data.types import ImageSet
+from ..nn.classifier import BookCNN
+from ..training.checkpoint import write_text_atomic
+
+FEATURE_NET_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FeatureNetSpec:
+    """What identifies a feature network: the data it was trained on and how."""
+
+    dataset: str
+    shape: tuple[int, int, int]
+    binarize: bool = False
+    quantize: int | None = None
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 5e-4
+    seed: int = 0
+
+    @property
+    def key(self) -> str:
+        c, h, w = self.shape
+        extra = ("-bin" if self.binarize else "") + (f"-q{self.quantize}" if self.quantize else "")
+        return f"{self.dataset}-{c}x{h}x{w}{extra}-bookcnn-v{FEATURE_NET_VERSION}-e{self.epochs}-s{self.seed}"
+
+    @property
+    def label(self) -> str:
+        """How metric names cite the network."""
+        return f"genzoo {self.dataset} BookCNN features"
+
+    def data_config(self, base: DataConfig) -> DataConfig:
+        """The run's data section restricted to what the feature net depends on (no limit, no class subset)."""
+        return DataConfig(name=base.name, data_dir=base.data_dir, split=base.split, image_size=self.shape[1],
+                          channels=self.shape[0], binarize=self.binarize, quantize=self.quantize)
+
+
+def spec_for(data_cfg: DataConfig, shape: tuple[int, int, int], epochs: int = 5, seed: int = 0) -> FeatureNetSpec:
+    return FeatureNetSpec(dataset=data_cfg.name, shape=tuple(shape), binarize=bool(data_cfg.binarize),
+                          quantize=data_cfg.quantize, epochs=epochs, seed=seed)
+
+
+def feature_root() -> Path:
+    return cache_dir() / "feature-nets"
+
+
+class FeatureNet:
+    """A trained :class:`BookCNN` in eval mode with batched, fp32 feature/logit extraction."""
+
+    def __init__(self, net: BookCNN, spec: FeatureNetSpec, meta: dict[str, Any]):
+        self.net, self.spec, self.meta = net.eval(), spec, meta
+
+    @property
+    def folder(self) -> Path:
+        return feature_root() / self.spec.key
+
+    @property
+    def num_features(self) -> int:
+        return self.net.num_features
+
+    @torch.no_grad()
+    def __call__(self, images01: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+        """Images in ``[0, 1]`` → (features ``N×128``, logits ``N×K``), float32 on the CPU."""
+        if tuple(images01.shape[1:]) != self.spec.shape:
+            raise ConfigError(f"the feature network {self.spec.key} takes images of shape {self.spec.shape}, "
+                              f"got {tuple(images01.shape[1:])}")
+        feats, logits = [], []
+        device = next(self.net.parameters()).device
+        for s in range(0, len(images01), batch_size):
+            f = self.net.features(images01[s:s + batch_size].to(device).float())
+            feats.append(f.cpu())
+            logits.append(self.net.logits_from_features(f).cpu())
+        return torch.cat(feats), torch.cat(logits)
+
+    def dataset_features(self, data: ImageSet, data_cfg: DataConfig, split: str) -> tuple[Tensor, Tensor]:
+        """Features and logits of a whole real split, cached next to the weights."""
+        path = self.folder / f"real-{split}-{len(data)}.safetensors"
+        if path.exists():
+            try:
+                t = load_file(str(path))
+                return t["features"], t["logits"]
+            except Exception:  # a corrupt cache entry is recomputed, not trusted
+                path.unlink(missing_ok=True)
+        feats, logits = [], []
+        for s in range(0, len(data), 2000):
+            batch = make_batch(data, torch.arange(s, min(s + 2000, len(data))), self.spec.data_config(data_cfg),
+                               "01", torch.device("cpu"))
+            f, lg = self(batch.x)
+            feats.append(f)
+            logits.append(lg)
+        out = {"features": torch.cat(feats).contiguous(), "logits": torch.cat(logits).contiguous()}
+        _save_atomic(out, path)
+        return out["features"], out["logits"]
+
+
+def _save_atomic(tensors: dict[str, Tensor], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+
+
+@torch.no_grad()
+def classifier_accuracy(net: BookCNN, data: ImageSet, data_cfg: DataConfig, batch_size: int = 1000) -> float:
+    net.eval()
+    correct = 0
+    for s in range(0, len(data), batch_size):
+        index = torch.arange(s, min(s + batch_size, len(data)))
+        batch = make_batch(data, index, data_cfg, "01", torch.device("cpu"))
+        correct += (net(batch.x).argmax(1) == batch.y).sum().item()
+    return correct / len(data)
+
+
+def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: str = "test",
+                      progress: bool = True, log=print) -> FeatureNet:
+    """Train the book's CNN on ``spec``'s dataset, report test accuracy, cache and return it."""
+    from ..data import load_images
+
+    data_cfg = spec.data_config(base_cfg)
+    train = load_images(data_cfg, spec.shape)
+    if train.labels is None:
+        raise ConfigError(f"dataset {spec.dataset!r} has no class labels, so genzoo cannot train its feature "
+                          f"network on it; sample-quality metrics for it need --features inception (with the "
+                          f"weights file) or a labelled dataset of the same shape")
+    test = load_images(data_cfg, spec.shape, split=test_split)
+    num_classes = max(train.num_classes or 0, int(train.labels.max()) + 1)
+    torch.manual_seed(spec.seed)
+    net = BookCNN(spec.shape, num_classes)
+    opt = torch.optim.Adam(net.parameters(), lr=spec.lr)
+    stream = BatchStream(train, data_cfg, "01", spec.batch_size, spec.seed, torch.device("cpu"))
+    steps = spec.epochs * stream.batches_per_epoch
+    net.train()
+    t0 = time.perf_counter()
+    running = torch.zeros(())
+    from tqdm import tqdm
+
+    for step in tqdm(range(steps), disable=not progress, desc=f"feature net {spec.key}", mininterval=1.0):
+        batch = stream.next()
+        loss = F.cross_entropy(net(batch.x), batch.y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running += loss.detach()
+    train_s = time.perf_counter() - t0
+    accuracy = classifier_accuracy(net, test, data_cfg)
+    meta = {"spec": asdict(spec), "key": spec.key, "label": spec.label, "test_split": test_split,
+            "test_accuracy": accuracy, "test_images": len(test), "train_images": len(train),
+            "mean_train_loss": (running / max(steps, 1)).item(), "train_seconds": round(train_s, 1),
+            "num_classes": num_classes, "num_features": net.num_features,
+            "architecture": "Foster ch. 2 final CNN (4×[Conv k3 → BN → LeakyReLU] → Dense 128 → BN → "
+                            "LeakyReLU → Dropout 0.5 → Dense)"}
+    folder = feature_root() / spec.key
+    _save_atomic({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "weights.safetensors")
+    write_text_atomic(folder / "meta.json", json.dumps(meta, indent=2))
+    log(f"feature network {spec.key}: test accuracy {accuracy:.4f} on {len(test)} images "
+        f"({train_s:.0f} s to train)")
+    return FeatureNet(net, spec, meta)
+
+
+def load_feature_net(spec: FeatureNetSpec) -> FeatureNet | None:
+    folder = feature_root() / spec.key
+    meta_path, weights = folder / "meta.json", folder / "weights.safetensors"
+    if not (meta_path.exists() and weights.exists()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    net = BookCNN(spec.shape, int(meta["num_classes"]))
+    try:
+        net.load_state_dict(load_file(str(weights)))
+    except Exception as e:
+        raise ConfigError(f"the cached feature network {weights} is unreadable ({e}); delete {folder} and it "
+                          f"will be retrained") from None
+    return FeatureNet(net, spec, meta)
+
+
+def get_feature_net(data_cfg: DataConfig, shape: tuple[int, int, int], epochs: int = 5, seed: int = 0,
+                    progress: bool = True, log=print) -> FeatureNet:
+    """The cached feature network for this data and shape, training it first when there is none."""
+    spec = spec_for(data_cfg, shape, epochs, seed)
+    net = load_feature_net(spec)
+    if net is None:
+        log(f"no cached feature network {spec.key}: training the book's ch. 2 CNN on {spec.dataset} "
+            f"({spec.epochs} epochs; cached for later runs)")
+        net = train_feature_net(spec, data_cfg, progress=progress, log=log)
+    return net
