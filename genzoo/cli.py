@@ -187,19 +187,20 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 @click.option("--split", default="test", show_default=True, help="Held-out split (the reference set).")
 @click.option("--num-samples", default=10_000, show_default=True, help="Generated images for fid/kid/pr/is.")
 @click.option("--iwae-k", default=64, show_default=True, help="Importance samples of the IWAE bound.")
+@click.option("--iwae-images", default=1000, show_default=True, help="Held-out images for the IWAE bound.")
 @click.option("--features", type=click.Choice(["genzoo", "inception"]), default="genzoo", show_default=True,
               help="Feature network: genzoo's own classifier for the dataset, or Inception-v3 (needs weights).")
 @click.option("--feature-epochs", default=5, show_default=True, help="Epochs when the feature net is trained.")
 @click.option("--limit", type=int, help="Evaluate on the first N held-out images only (quick checks).")
 @click.option("--seed", default=0, show_default=True)
-def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, features: str,
-             feature_epochs: int, limit: int | None, seed: int) -> None:
+def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
+             features: str, feature_epochs: int, limit: int | None, seed: int) -> None:
     """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
     from .metrics.evaluate import evaluate_run
 
     result = evaluate_run(run_dir, metrics, split=split, num_samples=num_samples, iwae_k=iwae_k,
-                          features=features, feature_epochs=feature_epochs, limit=limit, seed=seed,
-                          log=lambda m: click.echo(m, err=True))
+                          iwae_images=iwae_images, features=features, feature_epochs=feature_epochs, limit=limit,
+                          seed=seed, log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(result, indent=2))
 
 

@@ -4,8 +4,8 @@ Protocol (also in the README):
 
 * held-out data: the run's dataset, ``--split`` (default ``test``), whole (class subsets as configured),
   pixels scaled to [0, 1] exactly as the model sees them (binarised/quantised if configured);
-* likelihood (fp32): ``elbo`` (1 posterior draw per image) and ``iwae`` (k = 64 importance samples)
-  for VAEs; ``nll`` the exact ``log_prob`` of models that have one; nats/image and bits/dim;
+* likelihood (fp32): ``elbo`` (1 posterior draw per image, whole split) and ``iwae`` (k = 64 importance
+  samples, the first 1,000 images, with the ELBO of the same draws beside it) for VAEs; ``nll`` the exact ``log_prob`` of models that have one; nats/image and bits/dim;
 * sample quality: ``num_samples`` = 10,000 generated images (seed 0, classes cycled for conditional
   models) against the held-out split, on the features of genzoo's own classifier for the dataset
   (:mod:`genzoo.metrics.features`) or of Inception-v3 when its weights are available: ``fid``; ``kid``
@@ -147,7 +147,8 @@ def _elbo(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 def _iwae(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .likelihood import dataset_iwae
 
-    return dataset_iwae(ctx.model, ctx.data, ctx.cfg.data, k=opts["iwae_k"], seed=ctx.seed)
+    n = min(opts["iwae_images"], len(ctx.data))
+    return dataset_iwae(ctx.model, ctx.data.subset(torch.arange(n)), ctx.cfg.data, k=opts["iwae_k"], seed=ctx.seed)
 
 
 def _nll(ctx: EvalContext, opts: dict) -> dict[str, Any]:
@@ -255,7 +256,8 @@ def parse_metrics(text: str) -> list[str] | None:
 
 
 def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test", num_samples: int = 10_000,
-                 iwae_k: int = 64, features: str = "genzoo", feature_epochs: int = 5, limit: int | None = None,
+                 iwae_k: int = 64, iwae_images: int = 1000,
+                 features: str = "genzoo", feature_epochs: int = 5, limit: int | None = None,
                  seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate a run; merges into and rewrites ``RUN/eval.json``; returns the new results."""
     wanted = parse_metrics(metrics)
@@ -275,7 +277,7 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
             skipped[name] = reason
             continue
         t0 = time.perf_counter()
-        results[name] = METRIC_FUNCTIONS[name](ctx, {"iwae_k": iwae_k})
+        results[name] = METRIC_FUNCTIONS[name](ctx, {"iwae_k": iwae_k, "iwae_images": iwae_images})
         seconds[name] = round(time.perf_counter() - t0, 2)
         log(f"{name}: {_headline(name, results[name])}  ({seconds[name]:.1f} s)")
     out_path = ctx.run_dir / "eval.json"

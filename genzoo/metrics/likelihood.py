@@ -71,11 +71,14 @@ def dataset_iwae(model, data: ImageSet, data_cfg, k: int = 64, batch_size: int =
         raise ValueError("the IWAE bound needs k >= 1 importance samples")
     torch.manual_seed(seed)
     model.eval()
-    values = [torch.logsumexp(model.log_importance_weights(x, c, k), 0).cpu() - math.log(k)
-              for x, c in _batches(model, data, data_cfg, batch_size)]
+    bounds, elbos = [], []
+    for x, c in _batches(model, data, data_cfg, batch_size):
+        log_w = model.log_importance_weights(x, c, k)
+        bounds.append(torch.logsumexp(log_w, 0).cpu() - math.log(k))
+        elbos.append(log_w.mean(0).cpu())  # the ELBO of the same draws: the bound's gain is visible
     dims = int(math.prod(model.config.input_shape))
-    return {**_summary(torch.cat(values), dims, "iwae"), "k": k, "decoder": model.config.likelihood,
-            "decoder_variance": getattr(model.config, "decoder_variance", None)}
+    return {**_summary(torch.cat(bounds), dims, "iwae"), "k": k, "elbo_same_images_nats": torch.cat(elbos).mean().item(),
+            "decoder": model.config.likelihood, "decoder_variance": getattr(model.config, "decoder_variance", None)}
 
 
 @torch.no_grad()
