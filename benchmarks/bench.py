@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -108,7 +109,11 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"genzoo-bench-{os.getpid()}"
     trainer = make_trainer(cfg, out_dir, model, data)
     ceiling = matmul_gflops("float32")
-    ceiling_bf16 = matmul_gflops("bfloat16")
+    from genzoo.training.trainer import fast_bf16_available
+
+    # Without native bf16 the matmul is emulated (~1 GFLOP/s): a small, short measurement says so.
+    ceiling_bf16 = (matmul_gflops("bfloat16") if fast_bf16_available(torch.device("cpu"))
+                    else matmul_gflops("bfloat16", n=256, seconds=0.3))
 
     # FLOPs of one training step (all phases), counted once.
     with StepFlops() as counter:
@@ -129,10 +134,17 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     images_per_step = cfg.batch_size * trainer.batches_per_step
 
     # Full trainer loop (stream, metrics every log_every steps, NaN guard) on the same model.
+    # Checkpoint and sample-grid writes are timed separately: they happen every `checkpoint_every`
+    # steps and at epoch ends, not every step, so they would distort a few-second loop.
     trainer2 = make_trainer(cfg, out_dir, model, data)
+    t0 = time.perf_counter()
+    trainer2.save()
+    checkpoint_s = time.perf_counter() - t0
+    trainer2.save = lambda: None  # type: ignore[method-assign]
+    trainer2.write_samples = lambda name: None  # type: ignore[method-assign]
     steps = max(10, int(seconds / bare_s))
     t0 = time.perf_counter()
-    trainer2.fit(max_steps=steps, progress=False)
+    trainer2.fit(max_steps=trainer2.step + steps, progress=False)
     loop_s = (time.perf_counter() - t0) / steps
 
     model.eval()
@@ -151,6 +163,7 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
         "train_images_per_s_trainer": round(images_per_step / loop_s, 1),
         "trainer_overhead_pct": round(100 * (loop_s - bare_s) / bare_s, 1),
         "sample_images_per_s": round(n_sample / sample_s, 1),
+        "checkpoint_write_s": round(checkpoint_s, 3),
         "step_gflop": round(step_flops / 1e9, 3),
         "achieved_gflops": round(gflops, 1),
         "matmul_fp32_gflops": round(ceiling, 1),
@@ -208,7 +221,20 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+        args.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+
+
+def machine() -> dict:
+    """CPU model and SIMD level: throughput differs a lot between machines of one kind."""
+    import torch
+
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cores": os.cpu_count(), "torch": torch.__version__}
 
 
 if __name__ == "__main__":
