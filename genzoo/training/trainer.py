@@ -58,7 +58,7 @@ def fast_bf16_available(device: torch.device) -> bool:
 def resolve_precision(name: str, device: torch.device) -> str:
     """``auto`` → ``bf16`` autocast on GPUs with native bf16, ``fp32`` on CPUs.
 
-    On this project's 2-core AVX-512-BF16 CPUs, bf16 autocast measured 0.93-1.06x of fp32 for the book's
+    On a 2-core AVX-512-BF16 CPU, bf16 autocast measured 0.93-1.06x of fp32 for the book's
     small convolutional models (``benchmarks/bench.py``, medians of 3): the casts cost what the faster
     matmuls save, so fp32 stays the CPU default and ``--set precision=bf16`` is an explicit choice.
     """
