@@ -130,8 +130,6 @@ def not_applicable(ctx: EvalContext, name: str) -> str | None:
     if name in SAMPLE_METRICS and ctx.features_kind == "genzoo" and ctx.data.labels is None:
         return (f"dataset {ctx.cfg.data.name!r} has no labels to train genzoo's feature network on; use "
                 f"--features inception with the weights file")
-    if name == "is" and ctx.features_kind == "genzoo" and ctx.data.labels is None:
-        return "the Inception-Score analogue needs a classifier, hence class labels"
     if name == "recon" and not hasattr(model, "reconstruct"):
         return f"model family {model.family!r} does not reconstruct"
     return None
