@@ -9,6 +9,7 @@ computed on the same network (same key). Features of the real reference split ar
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -99,7 +100,9 @@ class FeatureNet:
 
     def dataset_features(self, data: ImageSet, data_cfg: DataConfig, split: str) -> tuple[Tensor, Tensor]:
         """Features and logits of a whole real split, cached next to the weights."""
-        path = self.folder / f"real-{split}-{len(data)}.safetensors"
+        # Keyed by the images themselves: runs on different class subsets of one split must not share it.
+        digest = hashlib.sha1(data.images.contiguous().numpy().tobytes()).hexdigest()[:12]
+        path = self.folder / f"real-{split}-{len(data)}-{digest}.safetensors"
         if path.exists():
             try:
                 t = load_file(str(path))
