@@ -128,7 +128,17 @@ def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
 @click.option("--label", type=int, help="Class label for conditional models (default: cycle through classes).")
 @click.option("--no-ema", is_flag=True, help="Use the raw weights even when EMA weights exist.")
 @click.option("--nrow", type=int, default=8, show_default=True)
-def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int) -> None:
+@click.option("--sampler", type=click.Choice(["cached", "naive"]),
+              help="Autoregressive models: cached activations (fast) or a full forward pass per pixel.")
+@click.option("--temperature", type=float, help="Autoregressive models: divide the logits by T (T < 1: safer).")
+@click.option("--complete", "complete", is_flag=True,
+              help="Autoregressive models: keep the top of -n held-out images and sample the rest; the grid "
+                   "shows original | given part | completion per image.")
+@click.option("--start-row", type=int, help="With --complete: first generated row (default: half the height).")
+@click.option("--split", default="test", show_default=True, help="With --complete: the split to take images from.")
+def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
+           sampler: str | None, temperature: float | None, complete: bool, start_row: int | None,
+           split: str) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a PNG grid and a .safetensors tensor file."""
     import torch
     import torch.nn.functional as F
@@ -150,13 +160,43 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
             raise ConfigError(f"--label must be in [0, {k - 1}]")
         condition = F.one_hot(torch.full((num,), label), k).float()
     g = torch.Generator().manual_seed(seed)
+    autoregressive = hasattr(model, "complete")
+    if (sampler or temperature or complete) and not autoregressive:
+        raise ConfigError("--sampler, --temperature and --complete apply to autoregressive (pixelcnn) models only")
+    if temperature is not None and temperature <= 0:
+        raise ConfigError("--temperature must be > 0")
+    extra = {"sampler": sampler, "temperature": temperature} if autoregressive else {}
     with torch.inference_mode():
-        images = model.sample(num, generator=g, condition=condition)
-    out = out or run_dir / "samples" / f"sample-{seed}.png"
+        if complete:
+            images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra)
+            nrow = 3
+        else:
+            images = model.sample(num, generator=g, condition=condition, **extra)
+    default_name = f"complete-{seed}.png" if complete else f"sample-{seed}.png"
+    out = out or run_dir / "samples" / default_name
     save_grid(images, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
     tensor_path = out.with_suffix(".safetensors")
     save_file({"images": images.contiguous().cpu()}, str(tensor_path))
     click.echo(json.dumps({"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}))
+
+
+def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, generator, condition, extra: dict):
+    """Rows of (original, its given top part, the model's completion) for the first ``num`` images of ``split``."""
+    import torch
+
+    from .data import load_images
+    from .data.loader import make_batch
+
+    data = load_images(cfg.data, tuple(model.config.input_shape), split=split)
+    batch = make_batch(data, torch.arange(min(num, len(data))), cfg.data, model.config.data_range, model.device)
+    if condition is None and model.config.num_classes and batch.y is not None:
+        condition = model.condition_of(batch)
+    h = model.config.input_shape[1]
+    start = h // 2 if start_row is None else start_row
+    done = model.complete(batch.x, start, generator=generator, condition=condition, **extra)
+    given = batch.x.clone()
+    given[:, :, start:] = 0.5  # grey where the model has to fill in
+    return torch.stack([batch.x.float(), given.float(), done], dim=1).flatten(0, 1)
 
 
 @cli.command()

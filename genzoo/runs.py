@@ -74,6 +74,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True) ->
 
 def _check_condition(cfg: RunConfig, model: GenerativeModel, data) -> None:
     mc = model.config
+    model.check_data(cfg.data)
     if mc.num_classes and data.labels is None:
         raise ConfigError(f"model.num_classes={mc.num_classes} but {data.source} has no labels")
     if mc.num_classes and data.num_classes and data.num_classes > mc.num_classes:

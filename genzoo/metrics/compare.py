@@ -39,7 +39,11 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     row["is"] = m.get("is", {}).get("value")
     for name, label in (("nll", "exact"), ("iwae", f"IWAE-{m.get('iwae', {}).get('k')}"), ("elbo", "ELBO")):
         if name in m:
-            row["nll_bpd"], row["likelihood"] = m[name]["bits_per_dim_8bit"], label
+            r = m[name]
+            if "levels" in r:  # discrete model: bits/dim on its own K-level scale
+                row["nll_bpd"], row["likelihood"] = r["bits_per_dim"], f"exact, {r['levels']} levels"
+            else:
+                row["nll_bpd"], row["likelihood"] = r["bits_per_dim_8bit"], label
             break
     else:
         row["nll_bpd"] = row["likelihood"] = None

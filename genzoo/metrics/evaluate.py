@@ -301,7 +301,8 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
 def _headline(name: str, r: dict[str, Any]) -> str:
     if name in ("elbo", "iwae", "nll"):
         key = {"elbo": "elbo_nats", "iwae": "iwae_nats", "nll": "log_prob_nats"}[name]
-        return f"{r[key]:.2f} nats/image, {r['bits_per_dim_8bit']:.3f} bits/dim"
+        bpd = r["bits_per_dim"] if "bits_per_dim" in r else r["bits_per_dim_8bit"]
+        return f"{r[key]:.2f} nats/image, {bpd:.3f} bits/dim"
     if name == "pr":
         return f"precision {r['precision']:.3f}, recall {r['recall']:.3f}"
     if name == "memorization":

@@ -87,5 +87,12 @@ def dataset_log_prob(model, data: ImageSet, data_cfg, batch_size: int = 500) -> 
     model.eval()
     values = [model.log_prob(x, c).float().cpu() for x, c in _batches(model, data, data_cfg, batch_size)]
     dims = int(math.prod(model.config.input_shape))
-    return {**_summary(torch.cat(values), dims, "log_prob"),
-            "protocol": getattr(model, "likelihood_protocol", "model-defined")}
+    out = {**_summary(torch.cat(values), dims, "log_prob"),
+           "protocol": getattr(model, "likelihood_protocol", "model-defined")}
+    levels = getattr(model, "discrete_levels", None)
+    if levels:  # a discrete model: bits/dim on its own K-level scale, no change of variables
+        out["bits_per_dim"] = -out["log_prob_nats"] / (dims * math.log(2))
+        out["levels"] = levels
+        out["uniform_bits_per_dim"] = math.log2(levels)
+        del out["bits_per_dim_8bit"]
+    return out

@@ -67,6 +67,9 @@ class GenerativeModel(nn.Module):
         """The sub-network whose weights an EMA averages (the whole model, or a GAN's generator)."""
         return self
 
+    def check_data(self, data_cfg) -> None:
+        """Raise a ConfigError when the data preparation does not suit the model (default: anything goes)."""
+
     # -- what sampling and analysis use ---------------------------------------------------------
     def sample(self, n: int, *, generator: torch.Generator | None = None,
                condition: Tensor | None = None) -> Tensor:
