@@ -62,6 +62,7 @@ class RunConfig:
     epochs: int = 10
     max_steps: int | None = None      # stop after this many optimizer steps (generator steps for GANs)
     max_minutes: float | None = None  # also stop (with a checkpoint) after this many minutes of this invocation
+    max_cpu_minutes: float | None = None  # … or after this much CPU time of this process (fair on a shared machine)
     batch_size: int = 32              # global batch: split across processes under torchrun
     seed: int = 0
     n_critic: int = 1                 # discriminator/critic steps per generator step (adversarial only)
@@ -233,6 +234,7 @@ def validate(cfg: RunConfig) -> None:
         (cfg.epochs >= 0, "epochs must be >= 0"),
         (cfg.max_steps is None or cfg.max_steps >= 0, "max_steps must be >= 0"),
         (cfg.max_minutes is None or cfg.max_minutes > 0, "max_minutes must be > 0"),
+        (cfg.max_cpu_minutes is None or cfg.max_cpu_minutes > 0, "max_cpu_minutes must be > 0"),
         (cfg.batch_size >= 1, "batch_size must be >= 1"),
         (cfg.n_critic >= 1, "n_critic must be >= 1"),
         (cfg.checkpoint_every >= 1, "checkpoint_every must be >= 1"),

@@ -85,6 +85,17 @@ def test_time_budget_stops_with_a_checkpoint_and_resumes(tmp_path):
     assert json.loads(r.output)["steps"] > first["steps"]   # the budget is per invocation
 
 
+def test_cpu_time_budget_stops_with_a_checkpoint(tmp_path):
+    """max_cpu_minutes counts this process's CPU time, so a budget is fair on a shared machine."""
+    run = tmp_path / "run"
+    r = run_cli(*train_args("homl-vae", run, 100_000, "--set", "max_cpu_minutes=0.004"))
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["stopped_by"] == "max_cpu_minutes" and 0 < out["steps"] < 100_000 and out["steps"] % 5 == 0
+    assert out["cpu_s"] >= 0.24
+    assert latest_checkpoint(run).name.endswith(f"{out['steps']:08d}")
+
+
 def test_resume_after_hard_kill(tmp_path):
     """SIGKILL a run mid-training; resuming from its last checkpoint gives the uninterrupted result."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"

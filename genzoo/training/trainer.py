@@ -344,6 +344,8 @@ class Trainer:
                    dynamic_ncols=True, mininterval=1.0, desc=f"{cfg.recipe}")
         last_row: dict[str, Any] | None = None
         budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+        cpu_budget = cfg.max_cpu_minutes * 60 if cfg.max_cpu_minutes else None
+        cpu0 = time.process_time()
         stopped_by = "target"
         try:
             while self.step < end:
@@ -362,6 +364,9 @@ class Trainer:
                 if budget is not None and self.step % cfg.log_every == 0 and not self.dist.all_true(
                         time.perf_counter() - t0 < budget):
                     end, stopped_by = self.step, "max_minutes"  # every process stops at the same step
+                if cpu_budget is not None and self.step % cfg.log_every == 0 and not self.dist.all_true(
+                        time.process_time() - cpu0 < cpu_budget):
+                    end, stopped_by = self.step, "max_cpu_minutes"
                 if epoch_end:
                     self.epochs_done = completed
                     self._set_lr()
@@ -374,8 +379,10 @@ class Trainer:
             bar.close()
         last_row = self._flush_metrics() or last_row
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         steps = self.step - start_step
         summary = {"steps": self.step, "epochs": round(self.step / self.steps_per_epoch, 3), "wall_s": round(wall, 2),
+                   "cpu_s": round(cpu, 2),
                    "images_per_s": round(steps * self.batches_per_step * cfg.batch_size / max(wall, 1e-9), 1),
                    "stopped_by": stopped_by, "last": last_row, "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
         if self.dist.is_main:
