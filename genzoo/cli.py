@@ -130,7 +130,8 @@ def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
 @click.option("--nrow", type=int, default=8, show_default=True)
 @click.option("--sampler", type=click.Choice(["cached", "naive"]),
               help="Autoregressive models: cached activations (fast) or a full forward pass per pixel.")
-@click.option("--temperature", type=float, help="Autoregressive models: divide the logits by T (T < 1: safer).")
+@click.option("--temperature", type=float,
+              help="Autoregressive models: divide the logits by T (and scale mixture logistics by T); T < 1 is safer.")
 @click.option("--complete", "complete", is_flag=True,
               help="Autoregressive models: keep the top of -n held-out images and sample the rest; the grid "
                    "shows original | given part | completion per image.")
@@ -189,8 +190,10 @@ def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, ge
 
     data = load_images(cfg.data, tuple(model.config.input_shape), split=split)
     batch = make_batch(data, torch.arange(min(num, len(data))), cfg.data, model.config.data_range, model.device)
-    if condition is None and model.config.num_classes and batch.y is not None:
-        condition = model.condition_of(batch)
+    if condition is not None:
+        condition = condition[:len(batch)]          # --label: one row per image actually taken
+    elif model.config.num_classes and batch.y is not None:
+        condition = model.condition_of(batch)       # complete each image under its own label
     h = model.config.input_shape[1]
     start = h // 2 if start_row is None else start_row
     done = model.complete(batch.x, start, generator=generator, condition=condition, **extra)

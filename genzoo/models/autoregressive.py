@@ -160,6 +160,8 @@ class PixelModel(GenerativeModel):
         start_row = h // 2 if start_row is None else start_row
         if not 0 <= start_row <= h:
             raise ConfigError(f"start_row must be in [0, {h}]")
+        if condition is None:
+            condition = self.default_condition(len(images), self.device)
         return autoregressive_sample(self, len(images), generator=generator, condition=condition,
                                      cached=(sampler or self.config.sampler) == "cached",
                                      temperature=temperature or self.config.temperature,

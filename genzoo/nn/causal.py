@@ -82,6 +82,7 @@ class CausalConv2d(nn.Module):
         m = causal_mask(c_out, c_in, (kh, kw), (top, left), mask,
                         channel_groups(c_out, groups, out_repeat), channel_groups(c_in, groups, in_repeat))
         rows = int(m.flatten(0, 1).amax(dim=(0, 2)).nonzero().max()) + 1 if m.any() else 1
+        rows = max(rows, top + 1)                          # keep the anchor row: output size = input size
         self.rows = rows                                   # kernel rows actually used
         self.register_buffer("mask", m[:, :, :rows].contiguous(), persistent=False)
         self.pads = (left, kw - 1 - left, top, max(rows - 1 - top, 0))  # F.pad order: left, right, top, bottom

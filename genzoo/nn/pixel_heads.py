@@ -12,6 +12,7 @@
 Both heads work on the network's raw output ``N×P×H×W`` (``P = head.channels``) and on integer pixel
 values ``0 … K−1``. Sampling reads pre-drawn uniforms (one per channel plus one for the mixture
 component), so any two samplers that compute the same distributions produce the same images.
+Temperature T divides the logits (softmax and mixture weights) and multiplies the logistic scales.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _fp32_or_wider(x: Tensor) -> Tensor:
 def inverse_cdf(probs: Tensor, u: Tensor) -> Tensor:
     """Index of the first category whose cumulative probability exceeds ``u`` (``probs``: N×K, ``u``: N)."""
     cdf = probs.cumsum(-1)
-    return (cdf < u.unsqueeze(-1) * cdf[..., -1:]).sum(-1).clamp(max=probs.shape[-1] - 1)
+    return (cdf <= u.unsqueeze(-1) * cdf[..., -1:]).sum(-1).clamp(max=probs.shape[-1] - 1)
 
 
 class CategoricalHead:
@@ -118,7 +119,7 @@ class LogisticMixtureHead:
         mean = means.gather(2, pick).squeeze(2)                         # N×C
         scale = log_scales.gather(2, pick).squeeze(2).exp() * temperature
         coef = coeffs.gather(2, pick.expand(-1, 3, 1)).squeeze(2) if coeffs is not None else None
-        uu = u[:, :self.image_channels].double().clamp(1e-5, 1 - 1e-5)
+        uu = u[:, :self.image_channels].double().clamp_min(torch.finfo(torch.float64).tiny)  # u < 1 always
         noise = torch.log(uu) - torch.log1p(-uu)                        # logistic quantile
         values, unit = [], []
         for ch in range(self.image_channels):

@@ -34,7 +34,7 @@ class AutoregressiveNet(nn.Module):
     def init_state(self, image: Tensor, condition: Tensor | None = None) -> State:
         """Buffers for one-pixel-at-a-time evaluation, seeded with ``image`` (N×C×H×W)."""
         n, _, h, w = image.shape
-        state: State = {"size": (h, w), "condition": condition,
+        state: State = {"size": (h, w), "condition": condition, "pixels": image.clone(),
                         "image": [conv.new_buffer(n, h, w, image) for conv in self.image_readers()]}
         for conv, buf in zip(self.image_readers(), state["image"]):
             left, _, top, _ = conv.pads
@@ -47,6 +47,7 @@ class AutoregressiveNet(nn.Module):
 
     def write_pixel(self, state: State, r: int, c: int, channels: list[int], values: Tensor) -> None:
         """Store generated pixel values (N×len(channels), in [0, 1]) in every image buffer."""
+        state["pixels"][:, channels, r, c] = values.to(state["pixels"].dtype)
         for conv, buf in zip(self.image_readers(), state["image"]):
             buf[:, channels, r + conv.pads[2], c + conv.pads[0]] = values.to(buf.dtype)
 

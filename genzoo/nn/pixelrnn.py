@@ -14,7 +14,12 @@ channels stay hidden) and a state-to-state convolution ``K_ss``; gates i, f, o (
 * **Diagonal BiLSTM**: ``K_is`` is 1×1 (mask B); ``K_ss`` reads the states at (r−1, c) and (r, c−1)
   (a 2×1 convolution on the *skewed* map, which is how the whole diagonal is computed at once). A
   second LSTM runs right to left (states at (r−1, c) and (r, c+1)); its output is shifted down a row
-  before it is added, so no future pixel leaks in. Every earlier pixel is in the receptive field.
+  before it is added, so no future pixel leaks in. As the paper builds it, that right-to-left LSTM
+  never sees the last pixel of its own row (mask A hides each pixel from its own position, and every
+  other position of the row lies to its left), so pixel (r−1, W−1) is missing from the context of
+  (r, c < W−4). genzoo also feeds the raw pixels of the row into the right-to-left LSTM (a 1×1 conv,
+  safe because its output is shifted down a row), which makes every earlier pixel part of the
+  receptive field — the "whole available context" the paper and the ITMO description claim (tested).
 
 Both implement the :class:`~genzoo.nn.pixelcnn.AutoregressiveNet` one-pixel-at-a-time protocol.
 """
@@ -68,7 +73,7 @@ class _RNNNet(AutoregressiveNet):
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         h = self._embed(self.first(x), condition)
         for layer in self.layers:
-            h = layer(h)
+            h = layer(h, x)
         return self.out(F.relu(self.head(F.relu(h))))
 
     def image_readers(self) -> list[CausalConv2d]:
@@ -86,7 +91,7 @@ class _RNNNet(AutoregressiveNet):
 
     def end_row(self, state: State, r: int) -> None:
         for layer, s in zip(self.layers, state["layers"]):
-            layer.end_row(s, r)
+            layer.end_row(s, r, state["pixels"][:, :, r])
 
 
 class RowLSTMLayer(nn.Module):
@@ -100,7 +105,7 @@ class RowLSTMLayer(nn.Module):
         self.state_to_state = nn.Conv1d(state, 4 * state, kernel, padding=kernel // 2)
         self.out = CausalConv2d(state, maps, 1, groups=groups)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, image: Tensor | None = None) -> Tensor:
         n, _, height, width = x.shape
         inputs = self.input_to_state(x)
         h = c = x.new_zeros(n, self.state_to_state.in_channels, width)
@@ -123,7 +128,7 @@ class RowLSTMLayer(nn.Module):
         s["h_row"][:, :, c], s["c_row"][:, :, c] = h, cell
         return x + self.out.at_value(h)
 
-    def end_row(self, s: dict, r: int) -> None:
+    def end_row(self, s: dict, r: int, pixels: Tensor) -> None:
         s["above"] = self.state_to_state(s["h_row"])
         s["c_above"], s["h_row"], s["c_row"] = s["c_row"], torch.zeros_like(s["h_row"]), torch.zeros_like(s["c_row"])
 
@@ -136,9 +141,12 @@ class DiagonalLSTM(nn.Module):
         self.input_to_state = CausalConv2d(maps, 4 * state, 1, mask="B", groups=groups, out_repeat=4)
         self.state_to_state = nn.Conv1d(state, 4 * state, 2)   # tap 0: the row above, tap 1: the previous column
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
         n, _, height, width = x.shape
-        inputs = skew(self.input_to_state(x))                 # N×4s×H×(W+H−1)
+        inputs = self.input_to_state(x)
+        if extra is not None:
+            inputs = inputs + extra
+        inputs = skew(inputs)                                  # N×4s×H×(W+H−1)
         cols = torch.arange(inputs.shape[-1], device=x.device)
         valid = (cols.view(1, -1) - torch.arange(height, device=x.device).view(-1, 1))
         valid = ((valid >= 0) & (valid < width)).to(x.dtype)   # H×(W+H−1): inside the image
@@ -161,16 +169,17 @@ class DiagonalLSTM(nn.Module):
 class DiagonalBiLSTMLayer(nn.Module):
     """Residual Diagonal BiLSTM layer: forward LSTM + (right-to-left LSTM shifted down a row) → 1×1 → + input."""
 
-    def __init__(self, maps: int, groups: int = 1):
+    def __init__(self, maps: int, groups: int = 1, image_channels: int = 1):
         super().__init__()
         state = maps // 2
         self.forward_lstm = DiagonalLSTM(maps, state, groups)
         self.backward_lstm = DiagonalLSTM(maps, state, groups)
+        self.backward_pixels = nn.Conv2d(image_channels, 4 * state, 1, bias=False)  # see the module docstring
         self.out = CausalConv2d(state, maps, 1, groups=groups)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.forward_lstm(x) + shift_down(self.backward_lstm(x.flip(-1)).flip(-1))
-        return x + self.out(h)
+    def forward(self, x: Tensor, image: Tensor) -> Tensor:
+        back = self.backward_lstm(x.flip(-1), self.backward_pixels(image).flip(-1)).flip(-1)
+        return x + self.out(self.forward_lstm(x) + shift_down(back))
 
     def init_state(self, n: int, height: int, width: int, like: Tensor) -> dict:
         s = self.forward_lstm.state_to_state.in_channels
@@ -189,11 +198,13 @@ class DiagonalBiLSTMLayer(nn.Module):
         s["h_row"][:, :, c], s["c_row"][:, :, c] = h, cell
         return x + self.out.at_value(h + s["back_above"][:, :, c])
 
-    def end_row(self, s: dict, r: int) -> None:
-        """Run the right-to-left LSTM over the completed row; row r+1 sees it (the shift down)."""
+    def end_row(self, s: dict, r: int, pixels: Tensor) -> None:
+        """Run the right-to-left LSTM over the completed row (``pixels``: its N×C×W values); row r+1 sees
+        it (the shift down)."""
         bwd = self.backward_lstm
         inputs = F.linear(s["inputs"].transpose(1, 2), bwd.input_to_state.masked_weight().flatten(1),
-                          bwd.input_to_state.bias).transpose(1, 2)
+                          bwd.input_to_state.bias)
+        inputs = (inputs + F.linear(pixels.transpose(1, 2), self.backward_pixels.weight.flatten(1))).transpose(1, 2)
         width = inputs.shape[-1]
         h_row, c_row = torch.zeros_like(s["back_above"]), torch.zeros_like(s["back_above"])
         h_right = c_right = torch.zeros_like(s["back_above"][:, :, 0])
@@ -220,4 +231,4 @@ class DiagonalBiLSTMNet(_RNNNet):
     def __init__(self, channels: int, out_channels: int, hidden: int = 64, layers: int = 2, first_kernel: int = 7,
                  groups: int = 1, condition_dim: int = 0):
         super().__init__(channels, out_channels, hidden, layers, first_kernel, groups, condition_dim,
-                         lambda: DiagonalBiLSTMLayer(hidden, groups))
+                         lambda: DiagonalBiLSTMLayer(hidden, groups, channels))
