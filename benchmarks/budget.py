@@ -37,23 +37,35 @@ def genzoo(*args: str, log: Path) -> None:
                        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
 
 
-def worker(recipes: list[str], root: Path, minutes: float) -> None:
-    for recipe in recipes:
+def worker(jobs: list[tuple[str, str, list[str]]], root: Path, minutes: float,
+           eval_args: tuple[str, ...] = (), budget_key: str = "max_minutes") -> None:
+    """Run each unclaimed job ``(name, recipe, --set overrides)``: train under the budget, then evaluate."""
+    for name, recipe, overrides in jobs:
         try:
-            (root / f"{recipe}.claim").mkdir(parents=True)
+            (root / f"{name}.claim").mkdir(parents=True)
         except FileExistsError:
             continue
-        run, log = root / recipe, root / f"{recipe}.log"
+        run, log = root / name, root / f"{name}.log"
         t0 = time.perf_counter()
+        sets = [a for o in overrides for a in ("--set", o)]
         try:
             genzoo("train", recipe, "--epochs", "1000", "--out", str(run), "--no-progress", "--set",
-                   f"max_minutes={minutes}", "--set", "num_threads=1", "--set", "sample_every_epoch=false",
-                   log=log)
-            genzoo("eval", str(run), log=log)
+                   f"{budget_key}={minutes}", "--set", "num_threads=1", "--set", "sample_every_epoch=false",
+                   *sets, log=log)
+            genzoo("eval", str(run), *eval_args, log=log)
         except subprocess.CalledProcessError as e:
-            print(f"{recipe}: failed ({e}); see {log}", flush=True)
+            print(f"{name}: failed ({e}); see {log}", flush=True)
             continue
-        print(f"{recipe}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"{name}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def run_workers(jobs: list[tuple[str, str, list[str]]], root: Path, minutes: float, workers: int,
+                eval_args: tuple[str, ...] = (), budget_key: str = "max_minutes") -> None:
+    procs = [Process(target=worker, args=(jobs, root, minutes, eval_args, budget_key)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
 
 
 def main() -> None:
@@ -66,11 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     recipes = args.recipes.split(",") if args.recipes else fashion_recipes()
     if not args.report_only:
-        procs = [Process(target=worker, args=(recipes, args.root, args.minutes)) for _ in range(args.jobs)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
+        run_workers([(r, r, []) for r in recipes], args.root, args.minutes, args.jobs)
     from genzoo.metrics.compare import compare_runs
 
     runs = [args.root / r for r in recipes if (args.root / r / "eval.json").exists()]
