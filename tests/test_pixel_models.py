@@ -215,7 +215,7 @@ def test_inverse_cdf_and_mixture_sampling_follow_their_distributions():
     p = head.log_prob_map(out.expand(5, -1, -1, -1), values).exp().flatten()
     assert p.sum().item() == pytest.approx(1.0, abs=1e-6)
     u = torch.rand(50_000, 2, dtype=torch.double)
-    drawn = head.sample_pixel(out[:, :, 0, 0].expand(50_000, -1), None, [0], u, 1.0)[:, 0]
+    drawn = head.sample_pixel(out[:, :, 0, 0].expand(50_000, -1), [0], u, 1.0)[:, 0]
     freq = torch.bincount(drawn, minlength=5).double() / 50_000
     torch.testing.assert_close(freq, p.double(), atol=0.01, rtol=0)
 
@@ -228,7 +228,7 @@ def test_colour_mixture_is_normalised_on_middle_bins_and_sampled_as_its_likeliho
     p = head.log_prob_map(out.expand(27, -1, -1, -1), values).exp().flatten()
     assert p.sum().item() == pytest.approx(1.0, abs=1e-12)
     u = torch.rand(200_000, 4, dtype=torch.double)
-    drawn = head.sample_pixel(out[:, :, 0, 0].expand(200_000, -1), None, [0, 1, 2], u, 1.0)
+    drawn = head.sample_pixel(out[:, :, 0, 0].expand(200_000, -1), [0, 1, 2], u, 1.0)
     freq = torch.bincount(drawn[:, 0] * 9 + drawn[:, 1] * 3 + drawn[:, 2], minlength=27).double() / 200_000
     torch.testing.assert_close(freq, p, atol=0.005, rtol=0)
 

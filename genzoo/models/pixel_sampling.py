@@ -50,7 +50,7 @@ def autoregressive_sample(model, n: int, *, generator: torch.Generator | None = 
                 continue
             for channels in head.passes:
                 out = net.step(state, r, c) if cached else net(x, condition)[:, :, r, c]
-                values = head.sample_pixel(out, x[:, :, r, c], channels, uniforms[:, :, r, c], temperature)
+                values = head.sample_pixel(out, channels, uniforms[:, :, r, c], temperature)
                 unit = values.to(dtype) / (levels - 1)
                 x[:, channels, r, c] = unit
                 if cached:

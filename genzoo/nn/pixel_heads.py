@@ -47,8 +47,7 @@ class CategoricalHead:
         logits = _fp32_or_wider(out).view(n, self.image_channels, self.levels, h, w).transpose(1, 2)
         return -F.cross_entropy(logits, target, reduction="none")
 
-    def sample_pixel(self, out: Tensor, current: Tensor, channels: list[int], u: Tensor,
-                     temperature: float) -> Tensor:
+    def sample_pixel(self, out: Tensor, channels: list[int], u: Tensor, temperature: float) -> Tensor:
         """Integer values (N×len(channels)) of ``channels`` of one pixel, given its outputs (N×P)."""
         (ch,) = channels
         logits = out.view(out.shape[0], self.image_channels, self.levels)[:, ch].double()
@@ -110,8 +109,7 @@ class LogisticMixtureHead:
         joint = per_channel.sum(1) + F.log_softmax(logits, dim=1)
         return torch.logsumexp(joint, dim=1, keepdim=True)
 
-    def sample_pixel(self, out: Tensor, current: Tensor, channels: list[int], u: Tensor,
-                     temperature: float) -> Tensor:
+    def sample_pixel(self, out: Tensor, channels: list[int], u: Tensor, temperature: float) -> Tensor:
         """Integer values (N×C) of all channels of one pixel (component shared, channels in order)."""
         logits, means, log_scales, coeffs = self._split(out.double())
         comp = inverse_cdf(torch.softmax(logits / temperature, -1), u[:, -1].double())   # N

@@ -185,8 +185,7 @@ class DiagonalBiLSTMLayer(nn.Module):
         s = self.forward_lstm.state_to_state.in_channels
         z = like.new_zeros(n, s, width)
         return {"inputs": like.new_zeros(n, self.forward_lstm.input_to_state.c_in, width),
-                "h_above": z, "c_above": z, "h_row": z.clone(), "c_row": z.clone(),
-                "back_above": z, "back_c_above": z}
+                "h_above": z, "h_row": z.clone(), "c_row": z.clone(), "back_above": z}
 
     def step(self, s: dict, r: int, c: int, x: Tensor) -> Tensor:
         s["inputs"][:, :, c] = x
@@ -206,13 +205,12 @@ class DiagonalBiLSTMLayer(nn.Module):
                           bwd.input_to_state.bias)
         inputs = (inputs + F.linear(pixels.transpose(1, 2), self.backward_pixels.weight.flatten(1))).transpose(1, 2)
         width = inputs.shape[-1]
-        h_row, c_row = torch.zeros_like(s["back_above"]), torch.zeros_like(s["back_above"])
+        h_row = torch.zeros_like(s["back_above"])
         h_right = c_right = torch.zeros_like(s["back_above"][:, :, 0])
         for col in range(width - 1, -1, -1):
             h_right, c_right = bwd.cell(inputs[:, :, col], s["back_above"][:, :, col], h_right, c_right)
-            h_row[:, :, col], c_row[:, :, col] = h_right, c_right
-        s["back_above"], s["back_c_above"] = h_row, c_row
-        s["h_above"], s["c_above"] = s["h_row"], s["c_row"]
+            h_row[:, :, col] = h_right
+        s["back_above"], s["h_above"] = h_row, s["h_row"]   # cell states come from the side, not from above
         s["h_row"], s["c_row"] = torch.zeros_like(s["h_row"]), torch.zeros_like(s["c_row"])
 
 
