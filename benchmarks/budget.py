@@ -26,7 +26,11 @@ sys.path.insert(0, str(ROOT))
 def fashion_recipes() -> list[str]:
     from genzoo.config import available_recipes, load_recipe
 
-    return [r for r in available_recipes() if load_recipe(r).get("data", {}).get("name") == "fashion-mnist"]
+    def standalone(raw: dict) -> bool:   # latent diffusion needs a trained autoencoder run first
+        return raw.get("model", {}).get("space") != "latent"
+
+    return [r for r in available_recipes() if load_recipe(r).get("data", {}).get("name") == "fashion-mnist"
+            and standalone(load_recipe(r))]
 
 
 def genzoo(*args: str, log: Path) -> None:

@@ -128,18 +128,31 @@ def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
 @click.option("--label", type=int, help="Class label for conditional models (default: cycle through classes).")
 @click.option("--no-ema", is_flag=True, help="Use the raw weights even when EMA weights exist.")
 @click.option("--nrow", type=int, default=8, show_default=True)
-@click.option("--sampler", type=click.Choice(["cached", "naive"]),
-              help="Autoregressive models: cached activations (fast) or a full forward pass per pixel.")
+@click.option("--sampler", help="Autoregressive models: cached (fast) | naive (a full pass per pixel). "
+                                "Diffusion models: ddpm (ancestral, HOML eq. 17-8) | ddim.")
 @click.option("--temperature", type=float,
               help="Autoregressive models: divide the logits by T (and scale mixture logistics by T); T < 1 is safer.")
+@click.option("--steps", type=int, help="Diffusion: number of denoising steps (default: the recipe's; T = the full chain).")
+@click.option("--eta", type=float, help="Diffusion, DDIM: 0 = deterministic, 1 = DDPM-like noise.")
+@click.option("--guidance", type=float,
+              help="Conditional diffusion: classifier-free guidance scale (1 = conditional, 0 = unconditional, >1 guided).")
 @click.option("--complete", "complete", is_flag=True,
-              help="Autoregressive models: keep the top of -n held-out images and sample the rest; the grid "
-                   "shows original | given part | completion per image.")
+              help="Autoregressive and diffusion models: keep the top of -n held-out images and generate the rest; "
+                   "the grid shows original | given part | completion per image.")
 @click.option("--start-row", type=int, help="With --complete: first generated row (default: half the height).")
-@click.option("--split", default="test", show_default=True, help="With --complete: the split to take images from.")
+@click.option("--mask", type=click.Choice(["bottom", "top", "left", "right", "center"]),
+              help="Diffusion: inpaint this region of held-out images (implies --complete; bottom = --complete).")
+@click.option("--resample", type=int, default=1, show_default=True,
+              help="Diffusion inpainting: RePaint resampling — repeat each step this many times.")
+@click.option("--trajectory", is_flag=True,
+              help="Diffusion: per image a row of x_t from T to 0 and a row of the predicted x_0 (noise disappearing).")
+@click.option("--interpolate", is_flag=True,
+              help="Diffusion: -n/10 rows of 10 images from spherically interpolated starting noise (DDIM, eta 0).")
+@click.option("--split", default="test", show_default=True, help="With --complete/--mask: the split to take images from.")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
-           sampler: str | None, temperature: float | None, complete: bool, start_row: int | None,
-           split: str) -> None:
+           sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
+           guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
+           trajectory: bool, interpolate: bool, split: str) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a PNG grid and a .safetensors tensor file."""
     import torch
     import torch.nn.functional as F
@@ -161,28 +174,77 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
             raise ConfigError(f"--label must be in [0, {k - 1}]")
         condition = F.one_hot(torch.full((num,), label), k).float()
     g = torch.Generator().manual_seed(seed)
-    autoregressive = hasattr(model, "complete")
-    if (sampler or temperature or complete) and not autoregressive:
-        raise ConfigError("--sampler, --temperature and --complete apply to autoregressive (pixelcnn) models only")
+    autoregressive = model.family == "pixelcnn"
+    diffusion = model.family == "diffusion"
+    if (sampler or temperature or complete) and not (autoregressive or diffusion):
+        raise ConfigError("--sampler and --complete apply to autoregressive (pixelcnn) and diffusion models only")
+    if temperature is not None and not autoregressive:
+        raise ConfigError("--temperature applies to autoregressive (pixelcnn) models only")
+    if guidance is not None and not model.config.num_classes:
+        raise ConfigError("--guidance needs a class-conditional diffusion model (model.num_classes > 0)")
+    diffusion_only = {"--steps": steps, "--eta": eta, "--guidance": guidance, "--mask": mask,
+                      "--trajectory": trajectory or None, "--interpolate": interpolate or None}
+    used = [k for k, v in diffusion_only.items() if v is not None]
+    if used and not diffusion:
+        raise ConfigError(f"{', '.join(used)} apply to diffusion models only")
     if temperature is not None and temperature <= 0:
         raise ConfigError("--temperature must be > 0")
-    extra = {"sampler": sampler, "temperature": temperature} if autoregressive else {}
+    modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
+                                   ("--interpolate", interpolate)) if on]
+    if len(modes) > 1:
+        raise ConfigError(f"choose one of {', '.join(modes)}")
+    if resample != 1 and not (complete or mask):
+        raise ConfigError("--resample applies to inpainting (--mask or --complete)")
+    if resample < 1:
+        raise ConfigError("--resample must be >= 1")
+    if start_row is not None and mask not in (None, "bottom"):
+        raise ConfigError("--start-row applies to --complete and --mask bottom")
+    if steps is not None and steps < 1:
+        raise ConfigError("--steps must be >= 1")
+    if interpolate and (sampler is not None or eta is not None):
+        raise ConfigError("--interpolate always uses deterministic DDIM (eta 0); drop --sampler/--eta")
+    if eta is not None and diffusion and (sampler or model.config.sampler) == "ddpm":
+        raise ConfigError("--eta applies to the ddim sampler (ddpm's noise is fixed by eq. 17-8)")
+    if autoregressive:
+        if sampler not in (None, "cached", "naive"):
+            raise ConfigError(f"--sampler for autoregressive models is cached or naive, got {sampler!r}")
+        extra = {"sampler": sampler, "temperature": temperature}
+    elif diffusion:
+        if sampler not in (None, "ddpm", "ddim"):
+            raise ConfigError(f"--sampler for diffusion models is ddpm or ddim, got {sampler!r}")
+        extra = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
+    else:
+        extra = {}
+    complete = complete or mask is not None
+    kind = "complete" if complete else "trajectory" if trajectory else "interpolate" if interpolate else "sample"
     with torch.inference_mode():
         if complete:
-            images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra)
+            images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra, mask, resample)
             nrow = 3
+        elif trajectory:
+            images = model.trajectory(num, 10, generator=g, condition=condition, **extra)
+            nrow = images.shape[0] // (2 * num)
+        elif interpolate:
+            del extra["sampler"], extra["eta"]
+            pairs = max(1, num // 10)
+            images = model.interpolate(pairs, 10, generator=g, condition=None if condition is None else condition[:pairs],
+                                       **extra)
+            nrow = 10
         else:
             images = model.sample(num, generator=g, condition=condition, **extra)
-    default_name = f"complete-{seed}.png" if complete else f"sample-{seed}.png"
-    out = out or run_dir / "samples" / default_name
+    out = out or run_dir / "samples" / f"{kind}-{seed}.png"
     save_grid(images, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
     tensor_path = out.with_suffix(".safetensors")
     save_file({"images": images.contiguous().cpu()}, str(tensor_path))
-    click.echo(json.dumps({"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}))
+    result = {"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}
+    if trajectory:
+        result["steps_shown"] = model.last_trajectory_steps
+    click.echo(json.dumps(result))
 
 
-def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, generator, condition, extra: dict):
-    """Rows of (original, its given top part, the model's completion) for the first ``num`` images of ``split``."""
+def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, generator, condition, extra: dict,
+                     mask: str | None = None, resample: int = 1):
+    """Rows of (original, its given part, the model's completion) for the first ``num`` images of ``split``."""
     import torch
 
     from .data import load_images
@@ -194,12 +256,17 @@ def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, ge
         condition = condition[:len(batch)]          # --label: one row per image actually taken
     elif model.config.num_classes and batch.y is not None:
         condition = model.condition_of(batch)       # complete each image under its own label
-    h = model.config.input_shape[1]
-    start = h // 2 if start_row is None else start_row
-    done = model.complete(batch.x, start, generator=generator, condition=condition, **extra)
-    given = batch.x.clone()
-    given[:, :, start:] = 0.5  # grey where the model has to fill in
-    return torch.stack([batch.x.float(), given.float(), done], dim=1).flatten(0, 1)
+    if model.family == "diffusion":
+        known = model.mask(len(batch), mask or "bottom", start_row)
+        done = model.inpaint(batch.x, known, generator=generator, condition=condition, resample=resample, **extra)
+    else:
+        h = model.config.input_shape[1]
+        known = torch.ones_like(batch.x, dtype=torch.float32, device="cpu")
+        known[:, :, h // 2 if start_row is None else start_row:] = 0
+        done = model.complete(batch.x, start_row, generator=generator, condition=condition, **extra)
+    original = model.to_unit(batch.x).float().cpu()
+    given = original * known + 0.5 * (1 - known)  # grey where the model has to fill in
+    return torch.stack([original, given, done.float().cpu()], dim=1).flatten(0, 1)
 
 
 @cli.command()
@@ -225,24 +292,27 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--metrics", default="auto", show_default=True,
-              help="Comma-separated from elbo, iwae, nll, fid, kid, pr, is, memorization, recon; "
+              help="Comma-separated from elbo, iwae, nll, vlb, fid, kid, pr, is, memorization, recon; "
                    "auto = every one that applies.")
 @click.option("--split", default="test", show_default=True, help="Held-out split (the reference set).")
 @click.option("--num-samples", default=10_000, show_default=True, help="Generated images for fid/kid/pr/is.")
 @click.option("--iwae-k", default=64, show_default=True, help="Importance samples of the IWAE bound.")
 @click.option("--iwae-images", default=1000, show_default=True, help="Held-out images for the IWAE bound.")
+@click.option("--vlb-images", default=1000, show_default=True, help="Held-out images for the diffusion bound.")
+@click.option("--vlb-t", default=50, show_default=True,
+              help="Diffusion bound: draws of t per image for the Monte-Carlo sum (0 = all T terms, exact).")
 @click.option("--features", type=click.Choice(["genzoo", "inception"]), default="genzoo", show_default=True,
               help="Feature network: genzoo's own classifier for the dataset, or Inception-v3 (needs weights).")
 @click.option("--feature-epochs", default=5, show_default=True, help="Epochs when the feature net is trained.")
 @click.option("--limit", type=int, help="Evaluate on the first N held-out images only (quick checks).")
 @click.option("--seed", default=0, show_default=True)
 def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
-             features: str, feature_epochs: int, limit: int | None, seed: int) -> None:
+             vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int) -> None:
     """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
     from .metrics.evaluate import evaluate_run
 
     result = evaluate_run(run_dir, metrics, split=split, num_samples=num_samples, iwae_k=iwae_k,
-                          iwae_images=iwae_images, features=features, feature_epochs=feature_epochs, limit=limit,
+                          iwae_images=iwae_images, vlb_images=vlb_images, vlb_t=vlb_t, features=features, feature_epochs=feature_epochs, limit=limit,
                           seed=seed, log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(result, indent=2))
 

@@ -69,6 +69,7 @@ class RunConfig:
     lr_decay: float = 1.0             # multiply every learning rate by this after each epoch (book's step decay)
     grad_clip: float | None = None    # clip the global gradient norm of each optimizer step
     ema_decay: float | None = None    # keep an exponential moving average of the (generator) weights
+    ema_warmup: bool = False          # decay min(ema_decay, (1+step)/(10+step)): short runs forget the initial weights
     checkpoint_every: int = 1000      # steps between checkpoints (also written at each epoch end and at the end)
     checkpoint_every_epoch: bool = True
     keep_checkpoints: int = 2

@@ -15,7 +15,7 @@ import torch
 
 from .config import ConfigError, RunConfig, build_config, read_config, save_config
 from .data import load_images
-from .models import GenerativeModel, build_model
+from .models import GenerativeModel, build_model, model_families
 from .training.checkpoint import check_compatible, latest_checkpoint, load_weights, read_meta
 from .training.distributed import DistInfo, init_distributed, shutdown_distributed
 from .training.trainer import make_trainer, model_for_sampling, resolve_device
@@ -35,6 +35,13 @@ def prepare_model(cfg: RunConfig, data_classes: int | None = None) -> Generative
     """Build the model of ``cfg`` (seeded, so every process starts from the same weights)."""
     torch.manual_seed(cfg.seed)
     return build_model(cfg.model)
+
+
+def _fresh(cfg: RunConfig) -> RunConfig:
+    family = model_families().get(cfg.model.get("family"))
+    if family is not None:
+        cfg.model = family.fresh_config(dict(cfg.model))
+    return cfg
 
 
 def _setup(cfg: RunConfig, dist: DistInfo) -> None:
@@ -58,9 +65,11 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True) ->
                 raise ConfigError(f"{run_dir} already holds a run; continue it with `genzoo resume {run_dir}` "
                                   f"or choose another --out")
             run_dir.mkdir(parents=True, exist_ok=True)
+        model = prepare_model(_fresh(cfg))
+        cfg.model.update(model.config_updates())
+        if dist.is_main:
             save_config(cfg, run_dir / "config.yaml")
         dist.barrier()
-        model = prepare_model(cfg)
         data = load_images(cfg.data, tuple(model.config.input_shape))
         _check_condition(cfg, model, data)
         if dist.enabled:

@@ -5,7 +5,9 @@ Protocol (also in the README):
 * held-out data: the run's dataset, ``--split`` (default ``test``), whole (class subsets as configured),
   pixels scaled to [0, 1] exactly as the model sees them (binarised/quantised if configured);
 * likelihood (fp32): ``elbo`` (1 posterior draw per image, whole split) and ``iwae`` (k = 64 importance
-  samples, the first 1,000 images, with the ELBO of the same draws beside it) for VAEs; ``nll`` the exact ``log_prob`` of models that have one; nats/image and bits/dim;
+  samples, the first 1,000 images, with the ELBO of the same draws beside it) for VAEs; ``nll`` the exact ``log_prob`` of models that have one; ``vlb`` the
+  variational bound of pixel-space diffusion models (the first 1,000 images, the sum over t estimated
+  from 50 uniform draws of t per image unless ``--vlb-t 0`` asks for all T terms); nats/image and bits/dim;
 * sample quality: ``num_samples`` = 10,000 generated images (seed 0, classes cycled for conditional
   models) against the held-out split, on the features of genzoo's own classifier for the dataset
   (:mod:`genzoo.metrics.features`) or of Inception-v3 when its weights are available: ``fid``; ``kid``
@@ -32,7 +34,7 @@ from ..data.loader import make_batch
 from ..data.types import ImageSet
 from ..training.checkpoint import write_text_atomic
 
-ALL_METRICS = ("elbo", "iwae", "nll", "fid", "kid", "pr", "is", "memorization", "recon")
+ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon")
 SAMPLE_METRICS = ("fid", "kid", "pr", "is")
 MEMORIZATION_SAMPLES = 500
 
@@ -125,6 +127,11 @@ def not_applicable(ctx: EvalContext, name: str) -> str | None:
         return f"model family {model.family!r} has no ELBO (only VAEs do)"
     if name == "nll" and not hasattr(model, "log_prob"):
         return f"model family {model.family!r} has no exact likelihood"
+    if name == "vlb" and not getattr(model, "has_variational_bound", False):
+        return ("only pixel-space diffusion models have a variational bound here"
+                if model.family == "diffusion" else f"model family {model.family!r} has no diffusion bound")
+    if name == "vlb" and (ctx.cfg.data.binarize or ctx.cfg.data.quantize):
+        return "the diffusion bound is defined for 8-bit data (this run binarises or quantises its images)"
     if name in SAMPLE_METRICS + ("memorization",) and not can_sample(model):
         return f"model family {model.family!r} cannot sample"
     if name in SAMPLE_METRICS and ctx.features_kind == "genzoo" and ctx.data.labels is None:
@@ -153,6 +160,14 @@ def _nll(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .likelihood import dataset_log_prob
 
     return dataset_log_prob(ctx.model, ctx.data, ctx.cfg.data)
+
+
+def _vlb(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .likelihood import dataset_variational_bound
+
+    n = min(opts["vlb_images"], len(ctx.data))
+    return dataset_variational_bound(ctx.model, ctx.data.subset(torch.arange(n)), ctx.cfg.data,
+                                     t_samples=opts["vlb_t"] or None, seed=ctx.seed)
 
 
 def _sample_protocol(ctx: EvalContext) -> dict[str, Any]:
@@ -235,7 +250,7 @@ def _recon(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 
 
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
-    "elbo": _elbo, "iwae": _iwae, "nll": _nll, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
+    "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
     "memorization": _memorization, "recon": _recon}
 
 
@@ -254,11 +269,13 @@ def parse_metrics(text: str) -> list[str] | None:
 
 
 def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test", num_samples: int = 10_000,
-                 iwae_k: int = 64, iwae_images: int = 1000,
+                 iwae_k: int = 64, iwae_images: int = 1000, vlb_images: int = 1000, vlb_t: int = 50,
                  features: str = "genzoo", feature_epochs: int = 5, limit: int | None = None,
                  seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate a run; merges into and rewrites ``RUN/eval.json``; returns the new results."""
     wanted = parse_metrics(metrics)
+    if vlb_images < 1 or vlb_t < 0:
+        raise ConfigError("--vlb-images must be >= 1 and --vlb-t >= 0 (0 = all T terms)")
     if num_samples < 2:
         raise ConfigError("--num-samples must be >= 2")
     ctx = EvalContext(Path(run_dir), split, num_samples, seed, limit, features, feature_epochs, log)
@@ -275,7 +292,8 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
             skipped[name] = reason
             continue
         t0 = time.perf_counter()
-        results[name] = METRIC_FUNCTIONS[name](ctx, {"iwae_k": iwae_k, "iwae_images": iwae_images})
+        opts = {"iwae_k": iwae_k, "iwae_images": iwae_images, "vlb_images": vlb_images, "vlb_t": vlb_t}
+        results[name] = METRIC_FUNCTIONS[name](ctx, opts)
         seconds[name] = round(time.perf_counter() - t0, 2)
         log(f"{name}: {_headline(name, results[name])}  ({seconds[name]:.1f} s)")
     out_path = ctx.run_dir / "eval.json"
@@ -299,6 +317,9 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
 
 
 def _headline(name: str, r: dict[str, Any]) -> str:
+    if name == "vlb":
+        return (f"{r['bound_nats']:.2f} nats/image, {r['bits_per_dim']:.3f} ± {r['bits_per_dim_stderr']:.3f} bits/dim "
+                f"(upper bound on the {'class-conditional ' if r.get('conditional') else ''}NLL)")
     if name in ("elbo", "iwae", "nll"):
         key = {"elbo": "elbo_nats", "iwae": "iwae_nats", "nll": "log_prob_nats"}[name]
         bpd = r["bits_per_dim"] if "bits_per_dim" in r else r["bits_per_dim_8bit"]

@@ -21,12 +21,18 @@ class EMA(nn.Module):
         self.shadow = copy.deepcopy(module).eval().requires_grad_(False)
         self._src = [module]  # a list, so the source is not registered as a sub-module
 
+    def decay_at(self, step: int | None) -> float:
+        """The decay after ``step`` updates: min(d, (1 + step)/(10 + step)) — the warm-up of TensorFlow's
+        ExponentialMovingAverage(num_updates) and diffusers — so a short run's average is not dominated by its
+        random initial weights. ``None``: always ``d``."""
+        return self.decay if step is None else min(self.decay, (1 + step) / (10 + step))
+
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, step: int | None = None) -> None:
         src = self._src[0]
         ema_p = [p for p in self.shadow.parameters()]
         src_p = [p.detach() for p in src.parameters()]
-        torch._foreach_lerp_(ema_p, src_p, 1.0 - self.decay)
+        torch._foreach_lerp_(ema_p, src_p, 1.0 - self.decay_at(step))
         for b_ema, b in zip(self.shadow.buffers(), src.buffers()):
             b_ema.copy_(b)
 

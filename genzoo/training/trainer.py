@@ -401,7 +401,7 @@ class SingleObjectiveTrainer(Trainer):
         out = self.model.loss(self._next_batch())
         self._apply("model", out["loss"])
         if self.ema is not None:
-            self.ema.update()
+            self.ema.update(self.step if self.cfg.ema_warmup else None)
         return out
 
 
@@ -430,7 +430,7 @@ class AdversarialTrainer(Trainer):
         finally:
             model.discriminator.requires_grad_(True)
         if self.ema is not None:
-            self.ema.update()
+            self.ema.update(self.step if self.cfg.ema_warmup else None)
         out.update({f"g_{k}" if not k.startswith("g_") else k: v for k, v in g_out.items()})
         return out
 
