@@ -213,9 +213,7 @@ class DiffusionModel(GenerativeModel):
     # -- training ------------------------------------------------------------------------------------
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         c = self.config
-        x0 = self.to_diffused(batch.x).float()
-        if x0.ndim == 4 and batch.x.is_contiguous(memory_format=torch.channels_last):
-            x0 = x0.contiguous(memory_format=torch.channels_last)
+        x0 = self.to_diffused(batch.x).float()     # keeps the batch's (channels_last) layout
         n = len(x0)
         t = torch.randint(1, c.timesteps + 1, (n,), device=x0.device)
         eps = torch.randn_like(x0)
