@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import yaml  # noqa: E402
 from budget import genzoo  # noqa: E402
 
 TRADEOFF = [("ddpm", 1000), ("ddim", 100), ("ddim", 50), ("ddim", 20), ("ddim", 10)]
@@ -196,8 +197,9 @@ def report(root: Path) -> None:
         s = json.loads((run / "train_summary.json").read_text())
         e = json.loads((run / "eval.json").read_text()) if (run / "eval.json").exists() else {"metrics": {}}
         m = e["metrics"]
+        batch = yaml.safe_load((run / "config.yaml").read_text())["batch_size"]
         row = {"run": name, "steps": s["steps"], "epochs": s["epochs"], "cpu_s": s["cpu_s"],
-               "train_img_per_s": s["images_per_s"], "fid": m.get("fid", {}).get("value"),
+               "train_img_per_cpu_s": round(s["steps"] * batch / s["cpu_s"], 1), "fid": m.get("fid", {}).get("value"),
                "kid": m.get("kid", {}).get("value"), "precision": m.get("pr", {}).get("precision"),
                "recall": m.get("pr", {}).get("recall"), "is": m.get("is", {}).get("value"),
                "memorization_ratio": m.get("memorization", {}).get("ratio"),
@@ -220,10 +222,10 @@ def report(root: Path) -> None:
 
     def fmt(v, spec=".3g"):
         return "—" if v is None else format(v, spec)
-    print("| run | steps | epochs | CPU s | train img/s | FID | KID | precision | recall | IS | memo ratio | VLB bits/dim |")
+    print("| run | steps | epochs | CPU s | train img/CPU-s | FID | KID | precision | recall | IS | memo ratio | VLB bits/dim |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['run']} | {r['steps']} | {r['epochs']} | {r['cpu_s']:.0f} | {r['train_img_per_s']} | {fmt(r['fid'])} | "
+        print(f"| {r['run']} | {r['steps']} | {r['epochs']} | {r['cpu_s']:.0f} | {r['train_img_per_cpu_s']} | {fmt(r['fid'])} | "
               f"{fmt(r['kid'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['is'])} | "
               f"{fmt(r['memorization_ratio'])} | {fmt(r['vlb_bits_per_dim'], '.3f')} |")
     if out["tradeoff"]:

@@ -109,10 +109,6 @@ class NoiseSchedule:
         """Mean of q(x_{t−1} | x_t, x_0) = (√ᾱ_{t−1} β_t x_0 + √α_t (1−ᾱ_{t−1}) x_t) / (1−ᾱ_t)."""
         return self.at("posterior_mean_coef1", t, x_t) * x0 + self.at("posterior_mean_coef2", t, x_t) * x_t
 
-    def snr(self, t: Tensor) -> Tensor:
-        """Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t) (float64)."""
-        return self.alpha_bar[t] / self.one_minus_alpha_bar[t]
-
 
 # -- the three things a network can predict, and how they convert ---------------------------------
 # ``a`` = √ᾱ_t and ``s`` = √(1−ᾱ_t) (from :meth:`NoiseSchedule.scales`), so a² + s² = 1.
