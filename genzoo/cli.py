@@ -133,7 +133,8 @@ def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
                                 "Diffusion models: ddpm (ancestral, HOML eq. 17-8) | ddim.")
 @click.option("--temperature", type=float,
               help="Autoregressive models: divide the logits by T (and scale mixture logistics by T); T < 1 is safer.")
-@click.option("--steps", type=int, help="Diffusion: number of denoising steps (default: the recipe's; T = the full chain).")
+@click.option("--steps", type=int, help="Diffusion: number of denoising steps (default: the recipe's; T = the full chain). "
+                                       "Energy-based models: Langevin steps from uniform noise (default model.sample_steps).")
 @click.option("--eta", type=float, help="Diffusion, DDIM: 0 = deterministic, 1 = DDPM-like noise.")
 @click.option("--guidance", type=float,
               help="Conditional diffusion: classifier-free guidance scale (1 = conditional, 0 = unconditional, >1 guided).")
@@ -146,14 +147,17 @@ def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
 @click.option("--resample", type=int, default=1, show_default=True,
               help="Diffusion inpainting: RePaint resampling — repeat each step this many times.")
 @click.option("--trajectory", is_flag=True,
-              help="Diffusion: per image a row of x_t from T to 0 and a row of the predicted x_0 (noise disappearing).")
+              help="Diffusion: per image a row of x_t from T to 0 and a row of the predicted x_0 (noise disappearing). "
+                   "Energy-based models: per image a row of its Langevin chain from noise to sample.")
 @click.option("--interpolate", is_flag=True,
               help="Diffusion: -n/10 rows of 10 images from spherically interpolated starting noise (DDIM, eta 0).")
 @click.option("--split", default="test", show_default=True, help="With --complete/--mask: the split to take images from.")
+@click.option("--from-buffer", is_flag=True,
+              help="Energy-based models: show -n chains from the training replay buffer instead of new chains.")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
-           trajectory: bool, interpolate: bool, split: str) -> None:
+           trajectory: bool, interpolate: bool, split: str, from_buffer: bool) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a PNG grid and a .safetensors tensor file."""
     import torch
     import torch.nn.functional as F
@@ -177,17 +181,26 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     g = torch.Generator().manual_seed(seed)
     autoregressive = model.family == "pixelcnn"
     diffusion = model.family == "diffusion"
-    if (sampler or temperature or complete) and not (autoregressive or diffusion):
+    flow = model.family in ("realnvp", "realnvp-points")
+    if (sampler or complete) and not (autoregressive or diffusion):
         raise ConfigError("--sampler and --complete apply to autoregressive (pixelcnn) and diffusion models only")
-    if temperature is not None and not autoregressive:
-        raise ConfigError("--temperature applies to autoregressive (pixelcnn) models only")
+    if temperature is not None and not (autoregressive or flow):
+        raise ConfigError("--temperature applies to autoregressive (pixelcnn) and flow (realnvp) models only")
     if guidance is not None and not model.config.num_classes:
         raise ConfigError("--guidance needs a class-conditional diffusion model (model.num_classes > 0)")
-    diffusion_only = {"--steps": steps, "--eta": eta, "--guidance": guidance, "--mask": mask,
-                      "--trajectory": trajectory or None, "--interpolate": interpolate or None}
+    ebm = model.family == "ebm"
+    diffusion_only = {"--eta": eta, "--guidance": guidance, "--mask": mask, "--interpolate": interpolate or None}
     used = [k for k, v in diffusion_only.items() if v is not None]
     if used and not diffusion:
         raise ConfigError(f"{', '.join(used)} apply to diffusion models only")
+    chains = {"--steps": steps, "--trajectory": trajectory or None}
+    used = [k for k, v in chains.items() if v is not None]
+    if used and not (diffusion or ebm):
+        raise ConfigError(f"{', '.join(used)} apply to diffusion and energy-based (ebm) models only")
+    if from_buffer and not ebm:
+        raise ConfigError("--from-buffer applies to energy-based (ebm) models only")
+    if from_buffer and (steps is not None or trajectory):
+        raise ConfigError("--from-buffer shows stored chains as they are; drop --steps/--trajectory")
     if temperature is not None and temperature <= 0:
         raise ConfigError("--temperature must be > 0")
     modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
@@ -214,8 +227,15 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
         if sampler not in (None, "ddpm", "ddim"):
             raise ConfigError(f"--sampler for diffusion models is ddpm or ddim, got {sampler!r}")
         extra = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
+    elif flow:
+        extra = {"temperature": temperature}
+    elif ebm:
+        extra = {"steps": steps}
     else:
         extra = {}
+    if getattr(model, "is_point_model", False):
+        _sample_points(run_dir, cfg, model, num, seed, out, g, extra)
+        return
     complete = complete or mask is not None
     kind = "complete" if complete else "trajectory" if trajectory else "interpolate" if interpolate else "sample"
     with torch.inference_mode():
@@ -224,15 +244,18 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
             nrow = 3
         elif trajectory:
             images = model.trajectory(num, 10, generator=g, condition=condition, **extra)
-            nrow = images.shape[0] // (2 * num)
+            nrow = images.shape[0] // (getattr(model, "trajectory_rows_per_image", 2) * num)
         elif interpolate:
             del extra["sampler"], extra["eta"]
             pairs = max(1, num // 10)
             images = model.interpolate(pairs, 10, generator=g, condition=None if condition is None else condition[:pairs],
                                        **extra)
             nrow = 10
+        elif from_buffer:
+            images = model.buffer_samples(num, generator=g)
         else:
             images = model.sample(num, generator=g, condition=condition, **extra)
+    kind = "buffer" if from_buffer else kind
     out = out or run_dir / "samples" / f"{kind}-{seed}.png"
     save_grid(images, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
     tensor_path = out.with_suffix(".safetensors")
@@ -241,6 +264,25 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     if trajectory:
         result["steps_shown"] = model.last_trajectory_steps
     click.echo(json.dumps(result))
+
+
+def _sample_points(run_dir: Path, cfg, model, num: int, seed: int, out: Path | None, generator, extra: dict) -> None:
+    """Point models: the samples over the model's density (PNG) and as CSV in the data's own units."""
+    import numpy as np
+    import torch
+
+    from .data import load_images
+
+    with torch.inference_mode():
+        points = model.sample(num, generator=generator, **extra).float().cpu()
+    out = out or run_dir / "samples" / f"sample-{seed}.png"
+    model.write_samples(points, out)
+    stats = load_images(cfg.data, tuple(model.config.input_shape)).meta.get("standardisation")
+    raw = points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats else points.double()
+    csv_path = out.with_suffix(".csv")
+    np.savetxt(csv_path, raw.numpy(), delimiter=",", fmt="%.6g")
+    click.echo(json.dumps({"plot": str(out), "csv": str(csv_path), "shape": list(points.shape),
+                           "units": "the data's own (standardisation undone)" if stats else "model space"}))
 
 
 def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, generator, condition, extra: dict,
@@ -273,7 +315,7 @@ def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, ge
 @cli.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
-                                           "arithmetic", "histograms", "nearest", "curves", "all"]))
+                                           "arithmetic", "histograms", "nearest", "curves", "flow", "all"]))
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default RUN_DIR/analysis).")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")
 @click.option("-n", "--num", type=int,

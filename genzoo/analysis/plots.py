@@ -102,3 +102,68 @@ def curves_plot(series: dict[str, tuple[list[int], list[float]]], path: str | Pa
 def as_pairs_rows(top: Tensor, bottom: Tensor) -> Tensor:
     """Stack two equally long image batches as two grid rows (``2N`` images, use ``nrow=N``)."""
     return torch.cat([top.float().cpu(), bottom.float().cpu()])
+
+
+POINT_EXTENT = 2.5  # standardised coordinates: the two moons lie within ±2
+
+
+@torch.no_grad()
+def density_grid(log_prob, extent: float = POINT_EXTENT, resolution: int = 200, device=None) -> np.ndarray:
+    """exp(log p) of a 2-D density on a ``resolution²`` grid over ``[−extent, extent]²`` (rows = y)."""
+    axis = torch.linspace(-extent, extent, resolution)
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    grid = torch.stack([xx.flatten(), yy.flatten()], 1)
+    if device is not None:
+        grid = grid.to(device)
+    values = torch.cat([log_prob(chunk).float().cpu() for chunk in grid.split(10_000)])
+    return values.exp().reshape(resolution, resolution).numpy()
+
+
+def _density_panel(ax, density: np.ndarray, extent: float, title: str) -> None:
+    ax.imshow(density, origin="lower", extent=(-extent, extent, -extent, extent), cmap="viridis", aspect="equal")
+    ax.set_title(title, fontsize=9)
+
+
+def _points_panel(ax, xy: np.ndarray, extent: float, title: str, color: str, names=("x_1", "x_2")) -> None:
+    ax.scatter(xy[:, 0], xy[:, 1], s=1, color=color, alpha=0.5)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title(title, fontsize=9)
+
+
+def density_plot(model, samples: Tensor, path: str | Path, title: str, extent: float = POINT_EXTENT) -> Path:
+    """A point model's density p(x) as a heat map beside its samples (the first two coordinates)."""
+    xy = samples.detach().float().cpu().numpy()
+    fig = Figure(figsize=(9, 4.4))
+    if model.config.input_shape[0] == 2:
+        _density_panel(fig.add_subplot(1, 2, 1), density_grid(model.log_prob, extent, device=model.device), extent,
+                       "model density p(x)")
+    _points_panel(fig.add_subplot(1, 2, 2), xy, extent, "samples x = g(z)", "tab:green")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def flow_figure(data: Tensor, latent: Tensor, z: Tensor, samples: Tensor, density: np.ndarray | None,
+                path: str | Path, title: str, extent: float = POINT_EXTENT) -> Path:
+    """Foster 2nd ed. Fig. 6-9 layout: data X and f(X) (red), latent draws Z and g(Z) (green), plus the
+    learned density when given."""
+    cols = 3 if density is not None else 2
+    fig = Figure(figsize=(4.2 * cols, 8))
+    arr = [t.detach().float().cpu().numpy() for t in (data, latent, z, samples)]
+    _points_panel(fig.add_subplot(2, cols, 1), arr[0], extent, "data space X", "tab:red")
+    _points_panel(fig.add_subplot(2, cols, 2), arr[1], extent, "f(X)", "tab:red", ("z_1", "z_2"))
+    _points_panel(fig.add_subplot(2, cols, cols + 1), arr[2], extent, "latent space Z", "tab:green", ("z_1", "z_2"))
+    _points_panel(fig.add_subplot(2, cols, cols + 2), arr[3], extent, "g(Z)", "tab:green")
+    if density is not None:
+        _density_panel(fig.add_subplot(2, cols, 3), density, extent, "learned density p(x)")
+        ax = fig.add_subplot(2, cols, 6)
+        ax.imshow(np.log(np.maximum(density, 1e-12)), origin="lower", extent=(-extent, extent, -extent, extent),
+                  cmap="magma", aspect="equal", vmin=np.log(max(density.max(), 1e-12)) - 12)
+        ax.set_title("log p(x)", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -28,9 +28,10 @@ from .latent import (add_vector, attribute_vector, decode_codes, encode_dataset,
 from .plots import as_pairs_rows, curves_plot, histogram_plot, scatter_plot
 
 ANALYSES = ("reconstructions", "latent-scatter", "latent-grid", "interpolate", "arithmetic", "histograms",
-            "nearest", "curves")
+            "nearest", "curves", "flow")
 DEFAULT_N = {"reconstructions": 10, "latent-scatter": 5000, "latent-grid": 15, "interpolate": 10,
-             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0}
+             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000}
+POINT_ANALYSES = ("curves", "flow")  # what applies to a model of points rather than images
 ARITHMETIC_FACTORS = [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]  # Foster's notebook 03_06
 INTERPOLATE_ROWS = 4
 VECTOR_IMAGES = 5000        # images encoded to estimate an attribute vector
@@ -467,10 +468,35 @@ def curves(ctx: Context, n: int) -> dict[str, Any]:
                                 "last_epoch": last.get("epoch"), "metrics": summary})
 
 
+def flow(ctx: Context, n: int) -> dict[str, Any]:
+    """A flow on 2-D points, as in Foster 2nd ed. Fig. 6-9: ``n`` held-out points X and their latents f(X),
+    ``n`` draws Z ~ N(0, I) and their images g(Z), and the learned density p(x) and log p(x) on a grid."""
+    from ..analysis.plots import density_grid, flow_figure
+
+    model = ctx.model
+    if not getattr(model, "is_point_model", False) or model.config.input_shape[0] != 2:
+        raise NotApplicable("flow draws a flow model of 2-D points (family realnvp-points with input_shape [2])")
+    data = ctx.data()
+    x = data.images[ctx.subset(len(data), n, salt=9)].to(model.device)
+    fx, _ = model.to_latent(x)
+    z = torch.randn(n, 2, generator=ctx.generator(10)).to(model.device)
+    gz = model.from_latent(z)
+    density = density_grid(model.log_prob, device=model.device)
+    png = flow_figure(x, fx, z, gz, density, ctx.path("flow"), f"{ctx.cfg.recipe}: data ↔ latent ({ctx.split} split)")
+    return ctx.write("flow", {"files": [png], "points": n, "latent_mean": fx.mean(0).tolist(),
+                              "latent_std": fx.std(0).tolist(),
+                              "density_grid_mass": float(density.sum() * (5.0 / 199) ** 2)})
+
+
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
     "reconstructions": reconstructions, "latent-scatter": latent_scatter, "latent-grid": latent_grid_analysis,
     "interpolate": interpolate, "arithmetic": arithmetic, "histograms": histograms, "nearest": nearest,
-    "curves": curves}
+    "curves": curves, "flow": flow}
+
+
+def _applicable(ctx: Context, name: str) -> None:
+    if name not in POINT_ANALYSES and getattr(ctx.model, "is_point_model", False):
+        raise NotApplicable(f"{name} analyses images; for a model of points use {' or '.join(POINT_ANALYSES)}")
 
 
 def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = None, split: str = "test",
@@ -491,11 +517,13 @@ def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = No
     ctx = Context(run_dir, Path(out_dir) if out_dir is not None else run_dir / "analysis", split, seed, attribute)
     with torch.inference_mode():
         if what != "all":
+            _applicable(ctx, what)
             return {"run": str(run_dir), **_FUNCTIONS[what](ctx, n or DEFAULT_N[what])}
         results: dict[str, Any] = {}
         skipped: dict[str, str] = {}
         for name in ANALYSES:
             try:
+                _applicable(ctx, name)
                 results[name] = _FUNCTIONS[name](ctx, n or DEFAULT_N[name])
             except NotApplicable as e:
                 skipped[name] = str(e)

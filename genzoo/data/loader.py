@@ -37,8 +37,9 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     """
     info = dataset_info(cfg.name)
     limit = cfg.limit if (split or cfg.split) == cfg.split else None
-    channels = cfg.channels or (shape[0] if shape else None)
-    size = cfg.image_size or (shape[1] if shape else None)
+    image_shape = shape if shape is not None and len(shape) == 3 else None
+    channels = cfg.channels or (image_shape[0] if image_shape else None)
+    size = cfg.image_size or (image_shape[1] if image_shape else None)
     request = DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size, channels=channels,
                           attributes=tuple(cfg.attributes) if cfg.attributes else None,
                           limit=limit if cfg.classes is None else None)
@@ -54,6 +55,17 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
         data = data.subset(torch.arange(min(limit, len(data))))
     if len(data) == 0:
         raise DataError(f"{data.source}: the dataset is empty")
+    if data.is_points:
+        if shape is not None and tuple(data.shape) != tuple(shape):
+            raise DataError(f"{data.source}: points have {data.shape[0]} coordinates but the model expects "
+                            f"{list(shape)}; set model.input_shape to [{data.shape[0]}]")
+        if cfg.binarize or cfg.quantize or cfg.image_size or cfg.channels:
+            raise DataError(f"{data.source} holds points, not images: data.binarize/quantize/image_size/channels "
+                            f"do not apply")
+        return data
+    if shape is not None and len(shape) != 3:
+        raise DataError(f"{data.source} holds images but the model expects points of shape {list(shape)}; "
+                        f"use a point dataset (e.g. two-moons) or an image model")
     images = data.images
     if channels:
         images = T.to_channels(images, channels)
@@ -67,7 +79,10 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
 
 
 def make_batch(data: ImageSet, index: Tensor, cfg: DataConfig, data_range: str, device: torch.device) -> Batch:
-    """Gather ``index`` from ``data`` and apply the per-batch transforms."""
+    """Gather ``index`` from ``data`` and apply the per-batch transforms (points pass through as they are)."""
+    if data.is_points:
+        y = data.labels[index].to(device) if data.labels is not None else None
+        return Batch(data.images[index].to(device), y)
     x = T.scale(data.images[index], "01")
     if cfg.binarize:
         x = T.binarize(x)

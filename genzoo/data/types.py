@@ -16,7 +16,8 @@ class ImageSet:
     """Images as a uint8 tensor ``N×C×H×W`` plus optional labels and binary attributes.
 
     Keeping the whole set as one uint8 tensor lets the training loop gather batches by index with no
-    worker processes and no per-image Python work (Fashion-MNIST is 47 MB this way).
+    worker processes and no per-image Python work (Fashion-MNIST is 47 MB this way). A set of *points*
+    (toy densities such as two moons) is a float32 ``N×D`` tensor instead; batches pass it through unscaled.
     """
 
     images: Tensor
@@ -28,9 +29,11 @@ class ImageSet:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise DataError(f"{self.source}: images must be uint8 N×C×H×W, got {self.images.dtype} "
-                            f"{tuple(self.images.shape)}")
+        image = self.images.dtype == torch.uint8 and self.images.dim() == 4
+        point = self.images.dtype == torch.float32 and self.images.dim() == 2
+        if not (image or point):
+            raise DataError(f"{self.source}: images must be uint8 N×C×H×W (or points float32 N×D), got "
+                            f"{self.images.dtype} {tuple(self.images.shape)}")
         n = len(self.images)
         for name, t in (("labels", self.labels), ("attributes", self.attributes)):
             if t is not None and len(t) != n:
@@ -40,8 +43,13 @@ class ImageSet:
         return len(self.images)
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape[1:])
+
+    @property
+    def is_points(self) -> bool:
+        """True for a set of real-valued points (N×D) rather than images."""
+        return self.images.dim() == 2
 
     @property
     def num_classes(self) -> int | None:

@@ -123,6 +123,8 @@ def can_sample(model) -> bool:
 def not_applicable(ctx: EvalContext, name: str) -> str | None:
     """Why metric ``name`` does not apply to this run (None when it does)."""
     model = ctx.model
+    if ctx.data.is_points and name != "nll":
+        return "this metric measures images; a model of points is measured by its held-out log-density (nll)"
     if name in ("elbo", "iwae") and not hasattr(model, "log_importance_weights"):
         return f"model family {model.family!r} has no ELBO (only VAEs do)"
     if name == "nll" and not hasattr(model, "log_prob"):
@@ -157,9 +159,12 @@ def _iwae(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 
 
 def _nll(ctx: EvalContext, opts: dict) -> dict[str, Any]:
-    from .likelihood import dataset_log_prob
+    from .likelihood import dataset_log_prob, point_baselines
 
-    return dataset_log_prob(ctx.model, ctx.data, ctx.cfg.data)
+    out = dataset_log_prob(ctx.model, ctx.data, ctx.cfg.data)
+    if ctx.data.is_points:
+        out.update(point_baselines(ctx.model, ctx.data, ctx.cfg.data, ctx.num_samples, ctx.seed))
+    return out
 
 
 def _vlb(ctx: EvalContext, opts: dict) -> dict[str, Any]:
@@ -320,6 +325,10 @@ def _headline(name: str, r: dict[str, Any]) -> str:
     if name == "vlb":
         return (f"{r['bound_nats']:.2f} nats/image, {r['bits_per_dim']:.3f} ± {r['bits_per_dim_stderr']:.3f} bits/dim "
                 f"(upper bound on the {'class-conditional ' if r.get('conditional') else ''}NLL)")
+    if name == "nll" and "points" in r:
+        ref = f", true density {r['true_log_prob_nats']:.3f}" if "true_log_prob_nats" in r else ""
+        return (f"log-likelihood {r['log_prob_nats']:.3f} nats/point (Gaussian fit {r['gaussian_log_prob_nats']:.3f}"
+                f"{ref})")
     if name in ("elbo", "iwae", "nll"):
         key = {"elbo": "elbo_nats", "iwae": "iwae_nats", "nll": "log_prob_nats"}[name]
         bpd = r["bits_per_dim"] if "bits_per_dim" in r else r["bits_per_dim_8bit"]

@@ -90,7 +90,10 @@ def dataset_log_prob(model, data: ImageSet, data_cfg, batch_size: int = 500) -> 
     out = {**_summary(torch.cat(values), dims, "log_prob"),
            "protocol": getattr(model, "likelihood_protocol", "model-defined")}
     levels = getattr(model, "discrete_levels", None)
-    if levels:  # a discrete model: bits/dim on its own K-level scale, no change of variables
+    if data.is_points:  # continuous points: nats per point only, no 8-bit scale
+        del out["bits_per_dim_8bit"]
+        out["points"] = out.pop("images")
+    elif levels:  # a discrete model: bits/dim on its own K-level scale, no change of variables
         out["bits_per_dim"] = -out["log_prob_nats"] / (dims * math.log(2))
         out["levels"] = levels
         out["uniform_bits_per_dim"] = math.log2(levels)
@@ -133,3 +136,22 @@ def dataset_variational_bound(model, data: ImageSet, data_cfg, t_samples: int | 
             "protocol": "DDPM variational bound (Ho et al. 2020, eq. 5) on 8-bit pixels, discretised Gaussian decoder; "
                         "an upper bound on the test NLL" + (" given each image's label, −log p(x|y)"
                                                             if model.config.num_classes else "")}
+
+
+@torch.no_grad()
+def point_baselines(model, data: ImageSet, data_cfg, num_samples: int, seed: int = 0) -> dict[str, float]:
+    """References for a density model of points, in nats per point on the same held-out ``data``: a
+    full-covariance Gaussian fitted to the training split, and for two moons the true density (the best any
+    model can reach) and the true log-density of the model's samples beside that of held-out points."""
+    from ..data import load_images
+    from ..data.points import gaussian_log_density, two_moons_log_density
+
+    train = load_images(data_cfg, tuple(model.config.input_shape), split="train")
+    out: dict[str, float] = {"gaussian_log_prob_nats": gaussian_log_density(train.images, data.images).mean().item()}
+    if data_cfg.name == "two-moons":
+        stats = data.meta["standardisation"]
+        out["true_log_prob_nats"] = two_moons_log_density(data.images, stats).mean().item()
+        samples = model.sample(num_samples, generator=torch.Generator().manual_seed(seed)).float().cpu()
+        out["samples_true_log_prob_nats"] = two_moons_log_density(samples, stats).mean().item()
+        out["samples"] = num_samples
+    return out

@@ -85,6 +85,12 @@ class GenerativeModel(nn.Module):
         """``n`` new images in ``[0, 1]``, ``N×C×H×W``."""
         raise NotImplementedError
 
+    def write_samples(self, samples: Tensor, path, nrow: int = 8):
+        """Save what :meth:`sample` returned for viewing: an image grid (point models draw their density)."""
+        from ..analysis.grid import save_grid
+
+        return save_grid(samples, path, nrow=nrow, scale=2 if samples.shape[-1] <= 32 else 1)
+
     def to_unit(self, x: Tensor) -> Tensor:
         """Map model-space images to ``[0, 1]``."""
         return unscale(x.float(), self.config.data_range)

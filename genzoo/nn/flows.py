@@ -32,14 +32,18 @@ def channel_mask(channels: int, parity: int = 0) -> Tensor:
 
 class AffineCoupling(nn.Module):
     """y = m·x + (1−m)·(x·exp(s) + t) with (s, t) = net(m·x); s = scale · tanh(raw) keeps the step bounded
-    (RealNVP's tanh scale, with a learned per-channel ``scale``)."""
+    (RealNVP's tanh scale, with a learned per-channel ``scale``, or fixed at 1 as in Foster's two-moons
+    notebook when ``learned_scale`` is False)."""
 
-    def __init__(self, mask: Tensor, net: nn.Module, channels: int):
+    def __init__(self, mask: Tensor, net: nn.Module, channels: int, learned_scale: bool = True):
         super().__init__()
         self.register_buffer("mask", mask)
         self.net = net
         shape = (1, channels) + (1,) * (mask.ndim - 2)
-        self.scale = nn.Parameter(torch.ones(shape))
+        if learned_scale:
+            self.scale = nn.Parameter(torch.ones(shape))
+        else:
+            self.register_buffer("scale", torch.ones(shape))
 
     def _st(self, x_masked: Tensor) -> tuple[Tensor, Tensor]:
         raw_s, t = self.net(x_masked).chunk(2, dim=1)

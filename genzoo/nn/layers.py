@@ -53,18 +53,19 @@ def batch_norm(features: int, keras_momentum: float = KERAS_BN_MOMENTUM, dims: i
 
 
 def activation(name: str, leaky_slope: float = KERAS_LEAKY_SLOPE) -> nn.Module:
-    """An activation by Keras name: relu, leaky_relu, tanh, sigmoid, selu, linear."""
+    """An activation by Keras name: relu, leaky_relu, tanh, sigmoid, selu, swish (= SiLU), linear."""
     table = {
         "relu": nn.ReLU,
         "leaky_relu": lambda: nn.LeakyReLU(leaky_slope),
         "tanh": nn.Tanh,
         "sigmoid": nn.Sigmoid,
         "selu": nn.SELU,
+        "swish": nn.SiLU,
         "linear": nn.Identity,
         None: nn.Identity,
     }
     if name not in table:
-        raise ValueError(f"unknown activation {name!r}; use one of relu, leaky_relu, tanh, sigmoid, selu, linear")
+        raise ValueError(f"unknown activation {name!r}; use one of relu, leaky_relu, tanh, sigmoid, selu, swish, linear")
     return table[name]()
 
 

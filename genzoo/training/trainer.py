@@ -21,7 +21,6 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..analysis.grid import save_grid
 from ..config import ConfigError, OptimConfig, RunConfig, save_config
 from ..data.loader import Batch, BatchStream
 from ..data.types import ImageSet
@@ -191,7 +190,7 @@ class Trainer:
     # -- shared helpers -----------------------------------------------------------------------------
     def _next_batch(self) -> Batch:
         batch = self.stream.next()
-        if self.cfg.channels_last:
+        if self.cfg.channels_last and batch.x.dim() == 4:
             batch.x = batch.x.contiguous(memory_format=torch.channels_last)
         return batch
 
@@ -329,7 +328,7 @@ class Trainer:
             images = sampler.sample(self.cfg.sample_n, generator=g)
         finally:
             self.model.train(was_training)
-        return save_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=8, scale=2 if images.shape[-1] <= 32 else 1)
+        return sampler.write_samples(images, self.run_dir / "samples" / f"{name}.png", nrow=8)
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
