@@ -132,7 +132,8 @@ def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
 @click.option("--sampler", help="Autoregressive models: cached (fast) | naive (a full pass per pixel). "
                                 "Diffusion models: ddpm (ancestral, HOML eq. 17-8) | ddim.")
 @click.option("--temperature", type=float,
-              help="Autoregressive models: divide the logits by T (and scale mixture logistics by T); T < 1 is safer.")
+              help="Autoregressive models: divide the logits by T (and scale mixture logistics by T); T < 1 is safer. "
+                   "Flows: draw z ~ N(0, T²I).")
 @click.option("--steps", type=int, help="Diffusion: number of denoising steps (default: the recipe's; T = the full chain). "
                                        "Energy-based models: Langevin steps from uniform noise (default model.sample_steps).")
 @click.option("--eta", type=float, help="Diffusion, DDIM: 0 = deterministic, 1 = DDPM-like noise.")
@@ -277,7 +278,9 @@ def _sample_points(run_dir: Path, cfg, model, num: int, seed: int, out: Path | N
         points = model.sample(num, generator=generator, **extra).float().cpu()
     out = out or run_dir / "samples" / f"sample-{seed}.png"
     model.write_samples(points, out)
-    stats = load_images(cfg.data, tuple(model.config.input_shape)).meta.get("standardisation")
+    stats = model.config.standardisation  # saved with the run; older runs re-read the training data
+    if stats is None:
+        stats = load_images(cfg.data, tuple(model.config.input_shape)).meta.get("standardisation")
     raw = points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats else points.double()
     csv_path = out.with_suffix(".csv")
     np.savetxt(csv_path, raw.numpy(), delimiter=",", fmt="%.6g")

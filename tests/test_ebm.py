@@ -46,18 +46,26 @@ def test_book_network_size_and_padding():
 
 
 def test_langevin_step_is_the_books_update():
-    model = _ebm(noise=0.0, step_size=10.0, grad_clip=0.03).double()
+    model = _ebm(langevin_noise=0.0, step_size=10.0, langevin_grad_clip=0.03).double()
     x = (torch.rand(4, 1, 28, 28, dtype=torch.float64) * 2 - 1) * 0.9
     v = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(model.score(v).sum(), v)
     expected = (x + 10.0 * g.clamp(-0.03, 0.03)).clamp(-1, 1)
     out, _ = model.langevin(x, 1)
     assert torch.allclose(out, expected, atol=1e-12)
+    noisy = _ebm(langevin_noise=0.05, step_size=10.0, langevin_grad_clip=0.03).double()   # order: noise, clip, step
+    torch.manual_seed(5)
+    eps = torch.randn(x.shape, dtype=torch.float64)
+    w = (x + 0.05 * eps).clamp(-1, 1).requires_grad_(True)
+    (g,) = torch.autograd.grad(noisy.score(w).sum(), w)
+    expected = (w.detach() + 10.0 * g.clamp(-0.03, 0.03)).clamp(-1, 1)
+    torch.manual_seed(5)
+    assert torch.allclose(noisy.langevin(x, 1)[0], expected, atol=1e-12)
     assert bool((model.langevin(x * 10, 3)[0].abs() <= 1).all())         # clipped to the pixel range
 
 
 def test_langevin_climbs_the_score_towards_its_mode_and_records_the_chain():
-    model = _ebm(noise=0.005, step_size=0.2, grad_clip=1.0)
+    model = _ebm(langevin_noise=0.005, step_size=0.2, langevin_grad_clip=1.0)
     model.net = _Quadratic(0.5)
     start = torch.rand(8, 1, 28, 28) * 2 - 1
     end, snaps = model.langevin(start, 40, record=4)
@@ -68,19 +76,23 @@ def test_langevin_climbs_the_score_towards_its_mode_and_records_the_chain():
 
 
 def test_replay_buffer_restarts_fills_and_keeps_the_newest():
-    model = _ebm(buffer_size=10, langevin_steps=1, new_fraction=0.0, noise=0.0)
+    model = _ebm(buffer_size=10, langevin_steps=1, new_fraction=0.0, langevin_noise=0.0)
     model.net = _Quadratic(0.0)
     first = model.negative_samples(4)                  # empty buffer: every chain starts from uniform noise
     assert int(model.replay_filled) == 4 and int(model.replay_next) == 4
     assert torch.equal(model.replay[:4], first)
-    model.negative_samples(4)
-    model.negative_samples(4)                          # wraps: slots 8, 9, 0, 1
+    assert bool((model.replay[4:] == 0).all())
+    second = model.negative_samples(4)                 # draws only from the 4 filled slots (0 stays 0 otherwise)
+    assert bool((second.flatten(1).abs().amax(1) > 0).all())
+    third = model.negative_samples(4)                  # wraps: slots 8, 9, 0, 1
     assert int(model.replay_filled) == 10 and int(model.replay_next) == 2
+    assert torch.equal(model.replay[8:10], third[:2]) and torch.equal(model.replay[0:2], third[2:])
+    assert torch.equal(model.replay[2:4], first[2:]) and torch.equal(model.replay[4:8], second)
     marker = torch.full((1, 28, 28), 0.123)
     model.replay[:] = marker                           # every draw now continues a stored chain
     out = model.negative_samples(6)                    # one clipped step down the gradient −x of −½x²
     assert torch.allclose(out, torch.full_like(out, 0.123 - 10.0 * 0.03), atol=1e-6)
-    restart = _ebm(buffer_size=4096, langevin_steps=1, new_fraction=0.3, noise=0.0)
+    restart = _ebm(buffer_size=4096, langevin_steps=1, new_fraction=0.3, langevin_noise=0.0)
     restart.net = _Quadratic(0.0)
     restart.replay_filled.fill_(4096)                  # a full buffer of zeros: restarts are the non-zero ones
     torch.manual_seed(1)
@@ -115,6 +127,19 @@ def test_contrastive_divergence_separates_real_from_noise():
         assert model.score(real).mean() > model.score(noise).mean() + 0.5
 
 
+def test_buffer_and_trajectory_edge_cases():
+    model = _ebm(buffer_size=4)
+    with pytest.raises(ConfigError, match="at least one batch"):
+        model.negative_samples(6)
+    with pytest.raises(ConfigError, match="empty"):
+        model.buffer_samples(2)
+    model.replay_filled.fill_(3)
+    with pytest.raises(ConfigError, match="-n 3 or fewer"):
+        model.buffer_samples(5)
+    rows = model.trajectory(2, 10, steps=4, generator=torch.Generator().manual_seed(0))
+    assert model.last_trajectory_steps == [0, 1, 2, 3, 4] and rows.shape[0] == 2 * 5
+
+
 def test_config_errors():
     with pytest.raises(ConfigError, match="pm1"):
         _ebm(data_range="01")
@@ -138,6 +163,11 @@ def test_ebm_cli_train_resume_sample_chains_buffer(tmp_path, mini_data_dir):
     assert result.exit_code == 0, result.output
     _, resumed = load_run(run)
     assert int(resumed.replay_filled) == 64 and torch.equal(resumed.replay[:48], saved[:48])   # chains kept
+    straight = tmp_path / "straight"                   # an uninterrupted run of 4 steps ends in the same state
+    result = runner.invoke(cli, train_args("ebm-fashion", straight, 4, *small), catch_exceptions=False)
+    _, whole = load_run(straight)
+    assert torch.equal(whole.replay, resumed.replay)
+    assert all(torch.equal(a, b) for a, b in zip(whole.parameters(), resumed.parameters()))
     result = runner.invoke(cli, ["sample", str(run), "-n", "3", "--trajectory", "--steps", "10"], catch_exceptions=False)
     out = json.loads(result.output)
     assert out["shape"] == [33, 1, 28, 28] and out["steps_shown"][0] == 0 and out["steps_shown"][-1] == 10

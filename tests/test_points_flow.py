@@ -29,9 +29,12 @@ def test_two_moons_is_standardised_with_train_statistics_and_deterministic():
     again = load_images(DataConfig(name="two-moons"), (2,))
     assert torch.equal(again.images, train.images)
     raw, moon = two_moons(2000, noise=0.0, seed=3)
-    upper = raw[moon == 0]
+    upper, lower = raw[moon == 0], raw[moon == 1]
     assert torch.allclose(upper.pow(2).sum(1), torch.ones(len(upper), dtype=torch.float64))  # on the unit arc
     assert bool((upper[:, 1] >= 0).all())
+    centred = lower - torch.tensor([1.0, 0.5], dtype=torch.float64)                           # arc about (1, ½)
+    assert torch.allclose(centred.pow(2).sum(1), torch.ones(len(lower), dtype=torch.float64))
+    assert bool((lower[:, 1] <= 0.5).all()) and 0.4 < len(lower) / 2000 < 0.6
 
 
 def test_true_moons_density_is_normalised_and_beats_a_gaussian():
@@ -65,18 +68,33 @@ def test_user_points_from_csv_and_clear_errors(tmp_path):
         load_images(DataConfig(name="points", data_dir=str(tmp_path / "bad")), (2,))
     with pytest.raises(DataError, match="holds images"):
         load_images(DataConfig(name="fashion-mnist", data_dir="tests/fixtures/fashion-mnist-mini"), (2,))
+    with pytest.raises(DataError, match="use a point model"):
+        load_images(DataConfig(name="two-moons"), (1, 28, 28))
     with pytest.raises(DataError, match="points"):
         load_images(DataConfig(name="two-moons", image_size=32), (2,))
+    np.save(tmp_path / "train.npy", rng.normal(5, 2, (300, 3)))
+    with pytest.raises(DataError, match="keep one"):
+        load_images(DataConfig(name="points", data_dir=str(tmp_path)), (3,))
+    (tmp_path / "flat").mkdir()
+    np.savetxt(tmp_path / "flat" / "train.csv", np.c_[rng.normal(size=50), np.full(50, 7.0)], delimiter=",")
+    with pytest.raises(DataError, match="constant"):
+        load_images(DataConfig(name="points", data_dir=str(tmp_path / "flat")), (2,))
+    (tmp_path / "one").mkdir()
+    np.savetxt(tmp_path / "one" / "train.csv", rng.normal(size=(50, 1)), delimiter=",")
+    with pytest.raises(DataError, match="D >= 2"):
+        load_images(DataConfig(name="points", data_dir=str(tmp_path / "one")), (1,))
 
 
 def test_book_network_size_and_l2_penalty():
-    model = prepare_model(config_from_recipe("realnvp-moons"))
+    model = prepare_model(config_from_recipe("realnvp-moons", ["model.l2=0.01"]))
     assert sum(p.numel() for p in model.parameters()) == 794_632       # 2 couplings × (s, t) × 198,658
     kernels = sum(m.weight.pow(2).sum() for m in model.modules() if isinstance(m, torch.nn.Linear))
     assert model.l2_penalty().item() == pytest.approx(0.01 * kernels.item(), rel=1e-6)
     out = model.loss(Batch(torch.randn(16, 2)))
     assert out["loss"].item() == pytest.approx(out["nll"].item() + out["l2"].item(), rel=1e-6)
     assert model.flow.layers[0].mask.tolist() == [[0.0, 1.0]] and model.flow.layers[1].mask.tolist() == [[1.0, 0.0]]
+    book = prepare_model(config_from_recipe("realnvp-moons"))          # the book trains the NLL alone
+    assert book.config.l2 == 0 and set(book.loss(Batch(torch.randn(4, 2)))) == {"loss", "nll"}
     with pytest.raises(ConfigError, match=r"\[D\]"):
         build_model({"family": "realnvp-points", "input_shape": [1, 28, 28]})
 
@@ -152,3 +170,26 @@ def test_moons_cli_train_resume_eval_sample_analyze(tmp_path):
     out = json.loads(result.output)
     assert set(out["results"]) == {"curves", "flow"} and "latent-scatter" in out["skipped"]
     assert (run / "analysis" / "flow.png").exists()
+    result = runner.invoke(cli, ["compare", str(run), "--out", str(tmp_path / "report")], catch_exceptions=False)
+    assert result.exit_code == 0 and "nats/point" in (tmp_path / "report.md").read_text()
+
+
+def test_user_points_run_samples_in_their_units_without_the_data(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    np.savetxt(data / "train.csv", rng.normal([100, -3, 0.5], [10, 1, 0.1], (400, 3)), delimiter=",")
+    np.savetxt(data / "test.csv", rng.normal([100, -3, 0.5], [10, 1, 0.1], (100, 3)), delimiter=",")
+    run = tmp_path / "run"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "realnvp-moons", "--dataset", "points", "--data-dir", str(data),
+                                 "--max-steps", "3", "--batch-size", "64", "--out", str(run), "--no-progress",
+                                 "--set", "model.input_shape=[3]", "--set", "model.hidden=8", "--set", "sample_n=50",
+                                 "--set", "tensorboard=false"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    shutil.rmtree(data)                                                  # sampling needs only the run
+    result = runner.invoke(cli, ["sample", str(run), "-n", "400"], catch_exceptions=False)
+    raw = np.loadtxt(json.loads(result.output)["csv"], delimiter=",")
+    assert raw.shape == (400, 3) and 80 < raw[:, 0].mean() < 120 and -4 < raw[:, 1].mean() < -2

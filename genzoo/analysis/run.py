@@ -481,11 +481,12 @@ def flow(ctx: Context, n: int) -> dict[str, Any]:
     fx, _ = model.to_latent(x)
     z = torch.randn(n, 2, generator=ctx.generator(10)).to(model.device)
     gz = model.from_latent(z)
-    density = density_grid(model.log_prob, device=model.device)
+    extent, resolution = 2.5, 200
+    density = density_grid(model.log_prob, extent, resolution, device=model.device)
     png = flow_figure(x, fx, z, gz, density, ctx.path("flow"), f"{ctx.cfg.recipe}: data ↔ latent ({ctx.split} split)")
     return ctx.write("flow", {"files": [png], "points": n, "latent_mean": fx.mean(0).tolist(),
                               "latent_std": fx.std(0).tolist(),
-                              "density_grid_mass": float(density.sum() * (5.0 / 199) ** 2)})
+                              "density_grid_mass": float(density.sum() * (2 * extent / (resolution - 1)) ** 2)})
 
 
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {

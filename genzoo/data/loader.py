@@ -56,6 +56,11 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     if len(data) == 0:
         raise DataError(f"{data.source}: the dataset is empty")
     if data.is_points:
+        if shape is not None and len(shape) != 1:
+            raise DataError(f"{data.source} holds points (N×{data.shape[0]}), not images: use a point model "
+                            f"(family realnvp-points, e.g. recipe realnvp-moons)")
+        if data.shape[0] < 2:
+            raise DataError(f"{data.source}: points have 1 coordinate; the point flow needs D >= 2")
         if shape is not None and tuple(data.shape) != tuple(shape):
             raise DataError(f"{data.source}: points have {data.shape[0]} coordinates but the model expects "
                             f"{list(shape)}; set model.input_shape to [{data.shape[0]}]")

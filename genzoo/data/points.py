@@ -40,9 +40,13 @@ def two_moons(n: int, noise: float = MOONS_NOISE, seed: int = 0) -> tuple[Tensor
     return x, moon
 
 
-def standardise(x: Tensor, reference: Tensor) -> tuple[Tensor, dict]:
+def standardise(x: Tensor, reference: Tensor, source: str = "points") -> tuple[Tensor, dict]:
     """(x − mean) / std with the reference set's per-coordinate statistics (float32 result, stats in meta)."""
-    mean, std = reference.mean(0), reference.std(0).clamp_min(1e-12)
+    mean, std = reference.mean(0), reference.std(0)
+    flat = (std <= 1e-12 * reference.abs().amax(0).clamp_min(1.0)).nonzero().flatten().tolist()
+    if flat:
+        raise DataError(f"{source}: coordinate(s) {flat} are constant in the training points, so they carry no "
+                        f"density to learn; drop those columns")
     return ((x - mean) / std).float(), {"mean": mean.tolist(), "std": std.tolist()}
 
 
@@ -78,10 +82,12 @@ def _find(request: DataRequest, split: str) -> Path:
     if not request.data_dir:
         raise DataError("the points dataset reads your files: pass --data-dir DIR holding train.csv and "
                         "test.csv (or .npy), one point per row")
-    for suffix in (".npy", ".csv"):
-        p = Path(request.data_dir) / f"{split}{suffix}"
-        if p.exists():
-            return p
+    found = [p for p in (Path(request.data_dir) / f"{split}.npy", Path(request.data_dir) / f"{split}.csv") if p.exists()]
+    if len(found) == 2:
+        raise DataError(f"{request.data_dir}: both {split}.npy and {split}.csv exist; keep one so it is clear "
+                        f"which points are meant")
+    if found:
+        return found[0]
     raise DataError(f"{request.data_dir}: no {split}.csv or {split}.npy found (one point per row)")
 
 
@@ -94,7 +100,7 @@ def read_points(request: DataRequest) -> ImageSet:
     if raw.shape[1] != train.shape[1]:
         raise DataError(f"{request.data_dir}: {split} points have {raw.shape[1]} coordinates, train has "
                         f"{train.shape[1]}")
-    x, stats = standardise(raw, train)
+    x, stats = standardise(raw, train, f"points:{request.data_dir}")
     return ImageSet(images=x, source=f"points:{request.data_dir}", meta={"standardisation": stats})
 
 

@@ -40,7 +40,9 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     for name, label in (("nll", "exact"), ("iwae", f"IWAE-{m.get('iwae', {}).get('k')}"), ("elbo", "ELBO")):
         if name in m:
             r = m[name]
-            if "levels" in r:  # discrete model: bits/dim on its own K-level scale
+            if "points" in r:  # continuous points: nats per point, no bits/dim
+                row["nll_bpd"], row["likelihood"] = None, f"exact, {-r['log_prob_nats']:.3f} nats/point"
+            elif "levels" in r:  # discrete model: bits/dim on its own K-level scale
                 row["nll_bpd"], row["likelihood"] = r["bits_per_dim"], f"exact, {r['levels']} levels"
             else:
                 row["nll_bpd"], row["likelihood"] = r["bits_per_dim_8bit"], label

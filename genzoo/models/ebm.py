@@ -7,7 +7,8 @@ stride 2 with swish, Dense 64 swish, Dense 1 — 76,993 parameters. Training ste
 
 * real images get N(0, 0.005²) noise and are clipped to [−1, 1];
 * negatives: a batch from the replay buffer (each entry replaced by uniform noise with probability 0.05)
-  is moved by 60 Langevin steps: x ← clip(x + ε), ε ~ N(0, 0.005²); x ← clip(x + 10·clip(∇ₓs(x), ±0.03));
+  is moved by 60 Langevin steps: x ← clip(x + ε), ε ~ N(0, 0.005²); x ← clip(x + 10·clip(∇ₓs(x), ±0.03)) (``langevin_noise``,
+  ``step_size``, ``langevin_grad_clip``);
   the result goes back into the buffer (the newest 8,192 are kept);
 * loss = [mean s(fake) − mean s(real)] + α·mean(s(real)² + s(fake)²), α = 0.1: the contrastive-divergence
   term pushes real scores up and fake ones down; the squared-score term keeps both near 0 so the scale
@@ -47,8 +48,8 @@ class EBMConfig(ModelConfig):
     alpha: float = 0.1               # ALPHA: weight of the squared-score regulariser
     langevin_steps: int = 60         # STEPS per training batch
     step_size: float = 10.0          # STEP_SIZE
-    noise: float = 0.005             # NOISE: Langevin noise std, also added to real images
-    grad_clip: float = 0.03          # GRADIENT_CLIP: per-pixel clip of ∇ₓ s(x)
+    langevin_noise: float = 0.005    # NOISE: Langevin noise std, also added to real images
+    langevin_grad_clip: float = 0.03  # GRADIENT_CLIP: per-pixel clip of ∇ₓ s(x) (not the run's grad_clip)
     buffer_size: int = 8192          # BUFFER_SIZE
     new_fraction: float = 0.05       # chance a buffer draw restarts from uniform noise
     sample_steps: int = 1000         # Langevin steps when sampling from scratch
@@ -62,12 +63,13 @@ class EBMConfig(ModelConfig):
             raise ConfigError(f"model.pad_to={self.pad_to} is smaller than the {h}×{w} images")
         if not (len(self.filters) == len(self.kernels) == len(self.strides)) or not self.filters:
             raise ConfigError("model.filters, kernels and strides must be non-empty lists of the same length")
-        positive = {"langevin_steps": self.langevin_steps, "step_size": self.step_size, "grad_clip": self.grad_clip,
+        positive = {"langevin_steps": self.langevin_steps, "step_size": self.step_size,
+                    "langevin_grad_clip": self.langevin_grad_clip,
                     "buffer_size": self.buffer_size, "sample_steps": self.sample_steps, "dense": self.dense}
         bad = [k for k, v in positive.items() if v <= 0]
-        if bad or self.noise < 0 or self.alpha < 0 or not 0 <= self.new_fraction <= 1:
-            raise ConfigError(f"model.{', model.'.join(bad) or 'noise/alpha/new_fraction'} out of range: steps, step "
-                              f"size, clip, buffer and dense > 0; noise, alpha >= 0; new_fraction in [0, 1]")
+        if bad or self.langevin_noise < 0 or self.alpha < 0 or not 0 <= self.new_fraction <= 1:
+            raise ConfigError(f"model.{', model.'.join(bad) or 'langevin_noise/alpha/new_fraction'} out of range: "
+                              f"steps, step size, clip, buffer and dense > 0; noise, alpha >= 0; new_fraction in [0, 1]")
         if self.condition_dim:
             raise ConfigError("ebm is unconditional here")
 
@@ -95,6 +97,7 @@ class EBM(GenerativeModel):
     family = "ebm"
     config_class = EBMConfig
     trajectory_rows_per_image = 1
+    buffer_reduce = {"replay": "keep", "replay_filled": "keep", "replay_next": "keep"}  # per-process chains
 
     def __init__(self, config: EBMConfig):
         super().__init__(config)
@@ -123,28 +126,39 @@ class EBM(GenerativeModel):
         """``steps`` noisy, clipped gradient-ascent steps on s(x) (the book's sampler); with ``record`` > 0
         also about ``record`` + 1 snapshots of the chain, first and last included."""
         cfg = self.config
-        keep = set(torch.linspace(0, steps, record + 1).round().long().tolist()) if record else set()
+        keep = self.snapshot_steps(steps, record) if record else []
         snaps = [x.detach().clone()] if 0 in keep else []
         with torch.inference_mode(False), torch.enable_grad():
             x = x.detach().clone()
             for i in range(1, steps + 1):
-                noise = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device)
-                x = (x + cfg.noise * noise.to(x.device)).clamp_(-1, 1).requires_grad_(True)
+                noise = torch.randn(x.shape, generator=generator, dtype=x.dtype,
+                                    device="cpu" if generator is not None else x.device)
+                x = (x + cfg.langevin_noise * noise.to(x.device)).clamp_(-1, 1).requires_grad_(True)
                 (grad,) = torch.autograd.grad(self.score(x).sum(), x)
-                x = (x.detach() + cfg.step_size * grad.clamp(-cfg.grad_clip, cfg.grad_clip)).clamp_(-1, 1)
+                clip = cfg.langevin_grad_clip
+                x = (x.detach() + cfg.step_size * grad.clamp(-clip, clip)).clamp_(-1, 1)
                 if i in keep:
                     snaps.append(x.clone())
         return x.detach(), snaps
 
+    @staticmethod
+    def snapshot_steps(steps: int, record: int) -> list[int]:
+        """The distinct chain steps (0 … ``steps``) at which about ``record`` + 1 snapshots are taken."""
+        return sorted(set(torch.linspace(0, steps, record + 1).round().long().tolist()))
+
     def _uniform(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        u = torch.rand(n, *self.config.input_shape, generator=generator)
-        return (u * 2 - 1).to(self.device)
+        if generator is None:   # training: drawn where the model lives, no copy
+            return torch.rand(n, *self.config.input_shape, device=self.device) * 2 - 1
+        return (torch.rand(n, *self.config.input_shape, generator=generator) * 2 - 1).to(self.device)
 
     def negative_samples(self, n: int) -> Tensor:
         """Draw ``n`` chains from the replay buffer (fresh uniform noise with probability ``new_fraction``, and
         always while the buffer is empty), run Langevin on them and write them back. No host sync."""
         cfg = self.config
         dev = self.device
+        if n > cfg.buffer_size:
+            raise ConfigError(f"model.buffer_size={cfg.buffer_size} is smaller than a batch of {n} chains: make the "
+                              f"replay buffer at least one batch (the book keeps 8,192 for batches of 128)")
         pick = (torch.rand(n, device=dev) * self.replay_filled).long().clamp_max(cfg.buffer_size - 1)
         fresh = (torch.rand(n, device=dev) < cfg.new_fraction) | (self.replay_filled == 0)
         start = torch.where(fresh.view(-1, 1, 1, 1), self._uniform(n), self.replay[pick])
@@ -158,7 +172,7 @@ class EBM(GenerativeModel):
     # -- training -------------------------------------------------------------------------------
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         cfg = self.config
-        real = (batch.x + cfg.noise * torch.randn_like(batch.x)).clamp(-1, 1)
+        real = (batch.x + cfg.langevin_noise * torch.randn_like(batch.x)).clamp(-1, 1)
         fake = self.negative_samples(len(real))
         real_score, fake_score = self.score(torch.cat([real, fake.to(real.dtype)])).float().chunk(2)
         cdiv = fake_score.mean() - real_score.mean()
@@ -175,17 +189,23 @@ class EBM(GenerativeModel):
 
     def trajectory(self, n: int, snapshots: int = 10, *, generator: torch.Generator | None = None,
                    condition: Tensor | None = None, steps: int | None = None) -> Tensor:
-        """Per image a row of the chain from uniform noise to the sample (``snapshots`` + 1 images)."""
+        """Per image a row of its chain from uniform noise to the sample (about ``snapshots`` + 1 images; fewer
+        when the chain has fewer steps)."""
+        if snapshots < 1:
+            raise ConfigError("a trajectory needs at least one snapshot after the start")
         steps = steps or self.config.sample_steps
         _, snaps = self.langevin(self._uniform(n, generator), steps, generator=generator, record=snapshots)
-        self.last_trajectory_steps = torch.linspace(0, steps, snapshots + 1).round().long().tolist()
+        self.last_trajectory_steps = self.snapshot_steps(steps, snapshots)
         return self.to_unit(torch.stack(snaps, 1).flatten(0, 1))
 
     def buffer_samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` entries of the replay buffer (the chains training has run longest), in [0, 1]."""
+        """``n`` random entries of the replay buffer (the newest ``buffer_size`` negatives of training, each chain
+        continued a random number of times), in [0, 1]."""
         filled = int(self.replay_filled)
         if filled == 0:
             raise ConfigError("the replay buffer is empty: this checkpoint has not trained yet")
+        if n > filled:
+            raise ConfigError(f"the replay buffer holds {filled} chains; ask for -n {filled} or fewer")
         pick = torch.randperm(filled, generator=generator)[:n]
         return self.to_unit(self.replay[pick.to(self.device)])
 

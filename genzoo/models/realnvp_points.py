@@ -50,9 +50,10 @@ class PointRealNVPConfig(ModelConfig):
     couplings: int = 2             # Foster's COUPLING_LAYERS
     hidden: int = 256              # COUPLING_DIM
     depth: int = 4                 # hidden Dense layers in each of s and t
-    l2: float = 0.01               # REGULARIZATION: l2·Σ kernel² added to the loss
+    l2: float = 0.0                # the book's REGULARIZATION = 0.01 is declared but never applied (see above)
     learned_scale: bool = False    # the book's s = tanh(·); True adds a learned factor per coordinate
     temperature: float = 1.0
+    standardisation: dict[str, list[float]] | None = None  # the data's mean/std, saved with the run at training
 
     def check(self) -> None:
         if len(self.input_shape) != 1 or self.input_shape[0] < 2:
@@ -82,6 +83,11 @@ class PointRealNVP(GenerativeModel):
                                                  learned_scale=config.learned_scale)
                                   for i in range(config.couplings)])
 
+    @classmethod
+    def fresh_config(cls, model_cfg: dict) -> dict:
+        """A new run standardises its own data: drop the statistics a saved config may carry."""
+        return {k: v for k, v in model_cfg.items() if k != "standardisation"}
+
     def to_latent(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """f: data → latent, and log|det ∂f/∂x| per point."""
         return self.flow(x)
@@ -91,7 +97,7 @@ class PointRealNVP(GenerativeModel):
         return self.flow.inverse(z)
 
     def log_prob(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
-        z, logdet = self.to_latent(x.float())
+        z, logdet = self.to_latent(x.to(self.flow.layers[0].mask.dtype))
         return (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(1) + logdet
 
     def l2_penalty(self) -> Tensor:

@@ -326,9 +326,9 @@ class Trainer:
         try:
             g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
             images = sampler.sample(self.cfg.sample_n, generator=g)
+            return sampler.write_samples(images, self.run_dir / "samples" / f"{name}.png", nrow=8)
         finally:
             self.model.train(was_training)
-        return sampler.write_samples(images, self.run_dir / "samples" / f"{name}.png", nrow=8)
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
