@@ -235,7 +235,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     else:
         extra = {}
     if getattr(model, "is_point_model", False):
-        _sample_points(run_dir, cfg, model, num, seed, out, g, extra)
+        _sample_points(run_dir, model, num, seed, out, g, extra)
         return
     complete = complete or mask is not None
     kind = "complete" if complete else "trajectory" if trajectory else "interpolate" if interpolate else "sample"
@@ -267,20 +267,16 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     click.echo(json.dumps(result))
 
 
-def _sample_points(run_dir: Path, cfg, model, num: int, seed: int, out: Path | None, generator, extra: dict) -> None:
+def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path | None, generator, extra: dict) -> None:
     """Point models: the samples over the model's density (PNG) and as CSV in the data's own units."""
     import numpy as np
     import torch
-
-    from .data import load_images
 
     with torch.inference_mode():
         points = model.sample(num, generator=generator, **extra).float().cpu()
     out = out or run_dir / "samples" / f"sample-{seed}.png"
     model.write_samples(points, out)
-    stats = model.config.standardisation  # saved with the run; older runs re-read the training data
-    if stats is None:
-        stats = load_images(cfg.data, tuple(model.config.input_shape)).meta.get("standardisation")
+    stats = model.config.standardisation  # saved with the run at training
     raw = points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats else points.double()
     csv_path = out.with_suffix(".csv")
     np.savetxt(csv_path, raw.numpy(), delimiter=",", fmt="%.6g")

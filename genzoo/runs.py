@@ -67,15 +67,13 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True) ->
             run_dir.mkdir(parents=True, exist_ok=True)
         model = prepare_model(_fresh(cfg))
         cfg.model.update(model.config_updates())
-        if dist.is_main:
-            save_config(cfg, run_dir / "config.yaml")
-        dist.barrier()
         data = load_images(cfg.data, tuple(model.config.input_shape))
         if data.is_points and hasattr(model.config, "standardisation"):
             # samples go back to the data's own units without re-reading the data
             model.config.standardisation = cfg.model["standardisation"] = data.meta.get("standardisation")
-            if dist.is_main:
-                save_config(cfg, run_dir / "config.yaml")
+        if dist.is_main:
+            save_config(cfg, run_dir / "config.yaml")
+        dist.barrier()
         _check_condition(cfg, model, data)
         if dist.enabled:
             torch.manual_seed(cfg.seed * 1000 + dist.rank)  # different noise in each process

@@ -104,11 +104,18 @@ def as_pairs_rows(top: Tensor, bottom: Tensor) -> Tensor:
     return torch.cat([top.float().cpu(), bottom.float().cpu()])
 
 
-POINT_EXTENT = 2.5  # standardised coordinates: the two moons lie within ±2
+POINT_EXTENT = 2.5        # standardised coordinates: the two moons lie within ±2
+DENSITY_RESOLUTION = 200  # grid points per axis
+
+
+def grid_cell_area(extent: float = POINT_EXTENT, resolution: int = DENSITY_RESOLUTION) -> float:
+    """Area of one cell of :func:`density_grid` (density × area summed ≈ the mass on the square)."""
+    return (2 * extent / (resolution - 1)) ** 2
 
 
 @torch.no_grad()
-def density_grid(log_prob, extent: float = POINT_EXTENT, resolution: int = 200, device=None) -> np.ndarray:
+def density_grid(log_prob, extent: float = POINT_EXTENT, resolution: int = DENSITY_RESOLUTION,
+                 device=None) -> np.ndarray:
     """exp(log p) of a 2-D density on a ``resolution²`` grid over ``[−extent, extent]²`` (rows = y)."""
     axis = torch.linspace(-extent, extent, resolution)
     yy, xx = torch.meshgrid(axis, axis, indexing="ij")
@@ -147,23 +154,22 @@ def density_plot(model, samples: Tensor, path: str | Path, title: str, extent: f
     return _save(fig, path)
 
 
-def flow_figure(data: Tensor, latent: Tensor, z: Tensor, samples: Tensor, density: np.ndarray | None,
+def flow_figure(data: Tensor, latent: Tensor, z: Tensor, samples: Tensor, density: np.ndarray,
                 path: str | Path, title: str, extent: float = POINT_EXTENT) -> Path:
     """Foster 2nd ed. Fig. 6-9 layout: data X and f(X) (red), latent draws Z and g(Z) (green), plus the
-    learned density when given."""
-    cols = 3 if density is not None else 2
+    learned density and its log."""
+    cols = 3
     fig = Figure(figsize=(4.2 * cols, 8))
     arr = [t.detach().float().cpu().numpy() for t in (data, latent, z, samples)]
     _points_panel(fig.add_subplot(2, cols, 1), arr[0], extent, "data space X", "tab:red")
     _points_panel(fig.add_subplot(2, cols, 2), arr[1], extent, "f(X)", "tab:red", ("z_1", "z_2"))
     _points_panel(fig.add_subplot(2, cols, cols + 1), arr[2], extent, "latent space Z", "tab:green", ("z_1", "z_2"))
     _points_panel(fig.add_subplot(2, cols, cols + 2), arr[3], extent, "g(Z)", "tab:green")
-    if density is not None:
-        _density_panel(fig.add_subplot(2, cols, 3), density, extent, "learned density p(x)")
-        ax = fig.add_subplot(2, cols, 6)
-        ax.imshow(np.log(np.maximum(density, 1e-12)), origin="lower", extent=(-extent, extent, -extent, extent),
-                  cmap="magma", aspect="equal", vmin=np.log(max(density.max(), 1e-12)) - 12)
-        ax.set_title("log p(x)", fontsize=9)
+    _density_panel(fig.add_subplot(2, cols, 3), density, extent, "learned density p(x)")
+    ax = fig.add_subplot(2, cols, 6)
+    ax.imshow(np.log(np.maximum(density, 1e-12)), origin="lower", extent=(-extent, extent, -extent, extent),
+              cmap="magma", aspect="equal", vmin=np.log(max(density.max(), 1e-12)) - 12)
+    ax.set_title("log p(x)", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)

@@ -25,7 +25,7 @@ from .grid import save_grid
 from .latent import (add_vector, attribute_vector, decode_codes, encode_dataset, gaussian_fit_stats, has_encoder,
                      has_generator, latent_grid, lerp, nearest_neighbours, normal_quantiles, pca_2d, sample_codes,
                      slerp)
-from .plots import as_pairs_rows, curves_plot, histogram_plot, scatter_plot
+from .plots import as_pairs_rows, curves_plot, density_grid, flow_figure, grid_cell_area, histogram_plot, scatter_plot
 
 ANALYSES = ("reconstructions", "latent-scatter", "latent-grid", "interpolate", "arithmetic", "histograms",
             "nearest", "curves", "flow")
@@ -471,8 +471,6 @@ def curves(ctx: Context, n: int) -> dict[str, Any]:
 def flow(ctx: Context, n: int) -> dict[str, Any]:
     """A flow on 2-D points, as in Foster 2nd ed. Fig. 6-9: ``n`` held-out points X and their latents f(X),
     ``n`` draws Z ~ N(0, I) and their images g(Z), and the learned density p(x) and log p(x) on a grid."""
-    from ..analysis.plots import density_grid, flow_figure
-
     model = ctx.model
     if not getattr(model, "is_point_model", False) or model.config.input_shape[0] != 2:
         raise NotApplicable("flow draws a flow model of 2-D points (family realnvp-points with input_shape [2])")
@@ -481,12 +479,11 @@ def flow(ctx: Context, n: int) -> dict[str, Any]:
     fx, _ = model.to_latent(x)
     z = torch.randn(n, 2, generator=ctx.generator(10)).to(model.device)
     gz = model.from_latent(z)
-    extent, resolution = 2.5, 200
-    density = density_grid(model.log_prob, extent, resolution, device=model.device)
+    density = density_grid(model.log_prob, device=model.device)
     png = flow_figure(x, fx, z, gz, density, ctx.path("flow"), f"{ctx.cfg.recipe}: data ↔ latent ({ctx.split} split)")
     return ctx.write("flow", {"files": [png], "points": n, "latent_mean": fx.mean(0).tolist(),
                               "latent_std": fx.std(0).tolist(),
-                              "density_grid_mass": float(density.sum() * (2 * extent / (resolution - 1)) ** 2)})
+                              "density_grid_mass": float(density.sum() * grid_cell_area())})
 
 
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {

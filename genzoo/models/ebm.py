@@ -174,7 +174,7 @@ class EBM(GenerativeModel):
         cfg = self.config
         real = (batch.x + cfg.langevin_noise * torch.randn_like(batch.x)).clamp(-1, 1)
         fake = self.negative_samples(len(real))
-        real_score, fake_score = self.score(torch.cat([real, fake.to(real.dtype)])).float().chunk(2)
+        real_score, fake_score = self.score(torch.cat([real, fake])).float().chunk(2)
         cdiv = fake_score.mean() - real_score.mean()
         reg = cfg.alpha * (real_score.pow(2) + fake_score.pow(2)).mean()
         return {"loss": cdiv + reg, "cdiv": cdiv, "reg": reg, "real_score": real_score.mean(),

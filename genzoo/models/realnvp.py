@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..config import ConfigError
 from ..data.loader import Batch
-from ..nn.flows import ActNorm, AffineCoupling, Squeeze, channel_mask, checkerboard_mask
+from ..nn.flows import ActNorm, AffineCoupling, Squeeze, channel_mask, checkerboard_mask, standard_normal_log_prob
 from .base import GenerativeModel, ModelConfig, register_model
 
 
@@ -143,7 +143,7 @@ class RealNVP(GenerativeModel):
         """log P(8-bit image) ≥ log p((k + u)/256) − D·log 256, one draw of u, in nats per image."""
         y, pre = self.preprocess(x.float(), torch.rand_like(x, dtype=torch.float32))
         zs, flow = self.to_latent(y)
-        prior = sum((-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).flatten(1).sum(1) for z in zs)
+        prior = sum(standard_normal_log_prob(z) for z in zs)
         dims = x[0].numel()
         return prior + flow + pre - dims * math.log(256)
 

@@ -11,7 +11,6 @@ so no bits/dim on an 8-bit scale). Samples are g(z) = f⁻¹(z), z ~ N(0, T²I).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from torch import Tensor, nn
 
 from ..config import ConfigError
 from ..data.loader import Batch
-from ..nn.flows import AffineCoupling, FlowSequence
+from ..nn.flows import AffineCoupling, FlowSequence, standard_normal_log_prob
 from ..nn.layers import init_keras_
 from ..nn.stacks import dense_stack
 from .base import GenerativeModel, ModelConfig, register_model
@@ -98,7 +97,7 @@ class PointRealNVP(GenerativeModel):
 
     def log_prob(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         z, logdet = self.to_latent(x.to(self.flow.layers[0].mask.dtype))
-        return (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(1) + logdet
+        return standard_normal_log_prob(z) + logdet
 
     def l2_penalty(self) -> Tensor:
         """Keras ``regularizers.l2(l2)`` on every Dense kernel (biases are not regularised)."""

@@ -8,8 +8,15 @@ or halves of the channels; ``Squeeze`` trades 2×2 space for 4× channels; ``Act
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """log N(z; 0, I) per sample, summed over every non-batch dimension: a flow's prior term."""
+    return (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
 
 
 def checkerboard_mask(height: int, width: int, parity: int = 0) -> Tensor:
