@@ -19,14 +19,20 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import ConfigError
     from .data.types import DataError
     from .training.checkpoint import CheckpointError
+    from .training.runlock import RunInUseError
     from .training.trainer import NonFiniteLossError
-    return ConfigError, DataError, CheckpointError, NonFiniteLossError
+    return ConfigError, DataError, CheckpointError, NonFiniteLossError, RunInUseError
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from .training.trainer import TrainingInterrupted
+
         try:
             return super().invoke(ctx)
+        except TrainingInterrupted as e:
+            click.echo(f"genzoo: stopped by {e}", err=True)
+            sys.exit(e.exit_code)
         except _user_errors() as e:
             click.echo(f"genzoo: error: {e}", err=True)
             sys.exit(2)
@@ -97,7 +103,7 @@ def train(recipe: str, dataset, data_dir, epochs, max_steps, batch_size, seed, o
 
     cfg = runs.config_from_recipe(recipe, list(overrides), dataset=dataset, data_dir=data_dir, epochs=epochs,
                                   max_steps=max_steps, batch_size=batch_size, seed=seed)
-    run_dir, result = runs.train(cfg, out, progress=not no_progress)
+    run_dir, result = runs.train(cfg, out, progress=not no_progress, log=_log if _is_main() else None)
     if result.get("samples") is not None or _is_main():
         click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
 
@@ -107,16 +113,31 @@ def _is_main() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _command_threads() -> None:
+    """Intra-op threads for a sampling/evaluation command, chosen for the machine's current load."""
+    from .training.threads import set_threads_for_command
+
+    set_threads_for_command()
+
+
 @cli.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--epochs", type=int, help="New total number of epochs.")
 @click.option("--max-steps", type=int, help="New total number of steps.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Change a field that may change on resume: budgets (max_minutes, max_cpu_minutes), learning rates "
+                   "(optim.NAME.lr), grad_clip, precision, logging and checkpoint cadence, num_threads.")
 @click.option("--no-progress", is_flag=True)
-def resume(run_dir: Path, epochs, max_steps, no_progress) -> None:
+def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
     """Continue RUN_DIR from its newest checkpoint, exactly where it stopped."""
     from . import runs
 
-    result = runs.resume(run_dir, epochs, max_steps, progress=not no_progress)
+    result = runs.resume(run_dir, epochs, max_steps, progress=not no_progress, overrides=list(overrides),
+                         log=_log if _is_main() else None)
     if _is_main():
         click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
 
@@ -167,9 +188,14 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     from .analysis.grid import save_grid
     from .config import ConfigError
     from .runs import load_run
+    from .sampling import GRID_LIMIT, sample_in_chunks
 
     if num < 1:
         raise ConfigError("-n must be >= 1")
+    _command_threads()
+    if num > GRID_LIMIT and (complete or mask or trajectory or interpolate or from_buffer):
+        raise ConfigError(f"-n {num}: --complete, --mask, --trajectory, --interpolate and --from-buffer draw one "
+                          f"picture, of at most {GRID_LIMIT} images; plain sampling takes any -n")
     cfg, model = load_run(run_dir, use_ema=not no_ema)
     condition = None
     if label is not None:
@@ -255,16 +281,39 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
         elif from_buffer:
             images = model.buffer_samples(num, generator=g)
         else:
-            images = model.sample(num, generator=g, condition=condition, **extra)
+            images = sample_in_chunks(model, num, generator=g, condition=condition, progress=_chunk_progress(num),
+                                      **extra)
     kind = "buffer" if from_buffer else kind
     out = out or run_dir / "samples" / f"{kind}-{seed}.png"
-    save_grid(images, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
+    shown = images[:GRID_LIMIT] if kind == "sample" else images
+    save_grid(shown, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
     tensor_path = out.with_suffix(".safetensors")
     save_file({"images": images.contiguous().cpu()}, str(tensor_path))
     result = {"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}
+    if len(shown) < len(images):
+        result["grid_shows"] = f"the first {len(shown)} of {len(images)} images (all are in the tensor file)"
     if trajectory:
         result["steps_shown"] = model.last_trajectory_steps
     click.echo(json.dumps(result))
+
+
+def _chunk_progress(total: int):
+    """A progress bar on stderr for draws of more than one chunk (none for a single chunk)."""
+    from tqdm import tqdm
+
+    from .sampling import DEFAULT_CHUNK
+
+    if total <= DEFAULT_CHUNK:
+        return None
+    bars: list = []   # made at the first chunk, so a refused request prints no bar
+
+    def update(done: int, n: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=n, desc="sampling", unit="img", mininterval=1.0, dynamic_ncols=True))
+        bars[0].update(done - bars[0].n)
+        if done >= n:
+            bars[0].close()
+    return update
 
 
 def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path | None, generator, extra: dict) -> None:
@@ -272,10 +321,11 @@ def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path | None, 
     import numpy as np
     import torch
 
-    with torch.inference_mode():
-        points = model.sample(num, generator=generator, **extra).float().cpu()
+    from .sampling import sample_in_chunks
+
+    points = sample_in_chunks(model, num, generator=generator, chunk=65_536, **extra).float()
     out = out or run_dir / "samples" / f"sample-{seed}.png"
-    model.write_samples(points, out)
+    model.write_samples(points[:20_000], out)     # the plot shows at most 20,000; the CSV has them all
     stats = model.config.standardisation  # saved with the run at training
     raw = points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats else points.double()
     csv_path = out.with_suffix(".csv")
@@ -327,6 +377,7 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
     """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
     from .analysis import run_analysis
 
+    _command_threads()
     result = run_analysis(run_dir, what, out_dir=out, split=split, n=num, seed=seed, attribute=attribute)
     click.echo(json.dumps(result, indent=2, default=str))
 
@@ -353,6 +404,7 @@ def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: 
     """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
     from .metrics.evaluate import evaluate_run
 
+    _command_threads()
     result = evaluate_run(run_dir, metrics, split=split, num_samples=num_samples, iwae_k=iwae_k,
                           iwae_images=iwae_images, vlb_images=vlb_images, vlb_t=vlb_t, features=features, feature_epochs=feature_epochs, limit=limit,
                           seed=seed, log=lambda m: click.echo(m, err=True))

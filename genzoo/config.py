@@ -232,8 +232,10 @@ def build_config(raw: dict[str, Any]) -> RunConfig:
 def validate(cfg: RunConfig) -> None:
     """Range checks that a type check cannot do."""
     checks = [
-        (cfg.epochs >= 0, "epochs must be >= 0"),
-        (cfg.max_steps is None or cfg.max_steps >= 0, "max_steps must be >= 0"),
+        (cfg.epochs >= 1 or cfg.max_steps is not None,
+         f"epochs must be >= 1, got {cfg.epochs} (a run of 0 epochs would only sample an untrained model)"),
+        (cfg.max_steps is None or cfg.max_steps >= 1,
+         f"max_steps must be >= 1, got {cfg.max_steps} (a run of 0 steps would only sample an untrained model)"),
         (cfg.max_minutes is None or cfg.max_minutes > 0, "max_minutes must be > 0"),
         (cfg.max_cpu_minutes is None or cfg.max_cpu_minutes > 0, "max_cpu_minutes must be > 0"),
         (cfg.batch_size >= 1, "batch_size must be >= 1"),
@@ -247,6 +249,9 @@ def validate(cfg: RunConfig) -> None:
         (cfg.lr_decay > 0, "lr_decay must be > 0"),
         (cfg.data.channels in (None, 1, 3), "data.channels must be 1 or 3"),
         (cfg.data.quantize is None or cfg.data.quantize >= 2, "data.quantize must be >= 2"),
+        (cfg.data.limit is None or cfg.data.limit >= 1,
+         f"data.limit={cfg.data.limit} keeps no images: give a positive count, or null (--set data.limit=null) "
+         f"for all of them"),
     ]
     for name, opt in cfg.optim.items():
         checks.append((opt.lr > 0, f"optim.{name}.lr must be > 0"))
@@ -263,7 +268,24 @@ def save_config(cfg: RunConfig, path: Path) -> None:
 
 
 def read_config(path: Path) -> RunConfig:
+    """A run's resolved config. A missing, corrupt or empty file is named with the copy to restore it from:
+    every checkpoint keeps the config it was written with."""
     if not path.exists():
         raise ConfigError(f"{path} not found: is {path.parent} a genzoo run folder (made by `genzoo train`)?")
-    with open(path) as f:
-        return build_config(yaml.safe_load(f) or {})
+    copies = sorted(path.parent.glob("checkpoints/step-*/config.yaml"))
+    fix = (f"restore it from the copy kept with the newest checkpoint: cp {copies[-1]} {path}" if copies else
+           "no checkpoint holds a copy; write it again from the recipe (`genzoo train RECIPE` records one)")
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{where} (the run's config is corrupt): {fix}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} cannot be read ({e}): {fix}") from None
+    if not raw:
+        raise ConfigError(f"{path} is empty (the run's config was lost): {fix}")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} does not hold a config mapping (got {type(raw).__name__}): {fix}")
+    return build_config(raw)

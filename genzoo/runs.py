@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -18,6 +18,8 @@ from .data import load_images
 from .models import GenerativeModel, build_model, model_families
 from .training.checkpoint import check_compatible, latest_checkpoint, load_weights, read_meta
 from .training.distributed import DistInfo, init_distributed, shutdown_distributed
+from .training.runlock import RunInUseError, RunLock
+from .training.threads import ThreadPlan, plan_threads
 from .training.trainer import make_trainer, model_for_sampling, resolve_device
 from .training.ema import EMA
 
@@ -44,43 +46,109 @@ def _fresh(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def _setup(cfg: RunConfig, dist: DistInfo) -> None:
-    threads = cfg.num_threads
-    if threads is None and dist.enabled:
-        threads = max(1, (os.cpu_count() or 1) // dist.world_size)
-    if threads:
-        torch.set_num_threads(threads)
+def _setup(cfg: RunConfig, dist: DistInfo) -> ThreadPlan:
+    """The intra-op thread plan of this process (see :mod:`genzoo.training.threads`)."""
+    requested, source = cfg.num_threads, "--set num_threads"
+    if requested is None and os.environ.get("GENZOO_NUM_THREADS", "auto") != "auto":
+        source = "GENZOO_NUM_THREADS"
+        try:
+            requested = int(os.environ["GENZOO_NUM_THREADS"])
+        except ValueError:
+            raise ConfigError(f"GENZOO_NUM_THREADS must be a whole number or 'auto', got "
+                              f"{os.environ['GENZOO_NUM_THREADS']!r}") from None
+    if requested is not None and requested < 1:
+        raise ConfigError(f"num_threads must be >= 1, got {requested}")
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)) if dist.enabled else 1
+    return plan_threads(requested, distributed_local_procs=local, device_type=resolve_device(cfg.device).type,
+                        source=source)
 
 
-def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True) -> tuple[Path, dict[str, Any]]:
-    """Train a new run; returns its folder and the training summary."""
+def check_run_folder(run_dir: Path) -> None:
+    """Refuse, before any work, a ``--out`` that cannot become a new run folder (with the reason and the fix)."""
+    run_dir = Path(run_dir)
+    for parent in [run_dir, *run_dir.parents]:
+        if parent.exists() and not parent.is_dir():
+            where = "is a file" if parent == run_dir else f"is below {parent}, which is a file"
+            raise ConfigError(f"--out {run_dir} {where}; a run needs a folder: choose another --out")
+        if parent.exists():
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(f"--out {run_dir}: cannot write in {parent} (permission denied); choose another "
+                                  f"--out")
+            break
+    if not run_dir.exists():
+        return
+    if latest_checkpoint(run_dir) is not None:
+        raise ConfigError(f"{run_dir} already holds a run; continue it with `genzoo resume {run_dir}` "
+                          f"or choose another --out")
+    contents = [p.name for p in run_dir.iterdir()]
+    if contents and not (run_dir / "config.yaml").exists():
+        shown = ", ".join(sorted(contents)[:3]) + (", …" if len(contents) > 3 else "")
+        raise ConfigError(f"--out {run_dir} is a folder that is not empty ({shown}) and not a genzoo run; a run "
+                          f"writes config.yaml, checkpoints/ and samples/ into it — choose a new or empty folder")
+
+
+def _lock(run_dir: Path, command: str, dist: DistInfo) -> RunLock | None:
+    """Rank 0 locks the run folder; every process learns whether that worked."""
+    lock, error = None, None
+    if dist.is_main:
+        try:
+            lock = RunLock(run_dir).acquire(command)
+        except RunInUseError as e:
+            error = str(e)
+    error = dist.broadcast_object(error)
+    if error is not None:
+        raise RunInUseError(error)
+    return lock
+
+
+def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True,
+          log: Callable[[str], None] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Train a new run; returns its folder and the training summary.
+
+    The folder is checked before any work and locked while training; when the start fails (missing data,
+    a config the data contradicts, Ctrl-C while loading) a folder this call created is removed again.
+    """
     dist = init_distributed(resolve_device(cfg.device))
+    created = started = False
+    lock = None
     try:
-        _setup(cfg, dist)
+        plan = _setup(cfg, dist)
         if run_dir is None:
             run_dir = dist.broadcast_object(new_run_dir(cfg.recipe) if dist.is_main else None)
         run_dir = Path(run_dir)
         if dist.is_main:
-            if latest_checkpoint(run_dir) is not None:
-                raise ConfigError(f"{run_dir} already holds a run; continue it with `genzoo resume {run_dir}` "
-                                  f"or choose another --out")
+            check_run_folder(run_dir)
+            created = not run_dir.exists()
             run_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock(run_dir, "train", dist)
+        if log is not None and dist.is_main:
+            log(f"genzoo: training {cfg.recipe} into {run_dir}; {plan.describe()}")
         model = prepare_model(_fresh(cfg))
         cfg.model.update(model.config_updates())
         data = load_images(cfg.data, tuple(model.config.input_shape))
         if data.is_points and hasattr(model.config, "standardisation"):
             # samples go back to the data's own units without re-reading the data
             model.config.standardisation = cfg.model["standardisation"] = data.meta.get("standardisation")
+        _check_condition(cfg, model, data)
         if dist.is_main:
             save_config(cfg, run_dir / "config.yaml")
         dist.barrier()
-        _check_condition(cfg, model, data)
         if dist.enabled:
             torch.manual_seed(cfg.seed * 1000 + dist.rank)  # different noise in each process
-        trainer = make_trainer(cfg, run_dir, model, data, dist)
+        trainer = make_trainer(cfg, run_dir, model, data, dist, plan)
+        started = True
         summary = trainer.fit(progress=progress)
         return run_dir, summary
+    except BaseException:
+        if created and not started and run_dir is not None and latest_checkpoint(run_dir) is None:
+            if lock is not None:
+                lock.release()
+                lock = None
+            shutil.rmtree(run_dir, ignore_errors=True)   # a failed start leaves no empty run folder behind
+        raise
     finally:
+        if lock is not None:
+            lock.release()
         shutdown_distributed()
 
 
@@ -97,26 +165,70 @@ def _check_condition(cfg: RunConfig, model: GenerativeModel, data) -> None:
                           f"(set data.attributes to the attribute names)")
 
 
+# Fields that may change when a run is resumed: budgets, learning rates, stability fixes, logging. Everything
+# else (the model, the data, the batch size, the seed...) defines what the checkpoint is and stays as trained.
+RESUMABLE_FIELDS = ("epochs", "max_steps", "max_minutes", "max_cpu_minutes", "optim.<name>.lr", "grad_clip",
+                    "precision", "log_every", "checkpoint_every", "checkpoint_every_epoch", "keep_checkpoints",
+                    "sample_every_epoch", "sample_n", "tensorboard", "num_threads", "compile")
+
+
+def apply_resume_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """``genzoo resume --set``: apply overrides of :data:`RESUMABLE_FIELDS` only, with the usual checks."""
+    from .config import apply_overrides, build_config, parse_override
+
+    for text in overrides:
+        path, _ = parse_override(text)
+        key = ".".join(path)
+        lr = len(path) == 3 and path[0] == "optim" and path[2] == "lr"
+        if lr and path[1] not in cfg.optim:
+            raise ConfigError(f"--set {text}: this run's optimizers are {sorted(cfg.optim)}")
+        if not lr and key not in RESUMABLE_FIELDS:
+            raise ConfigError(f"--set {key} cannot change when a run is resumed (the checkpoint was trained with "
+                              f"it); resume may change {', '.join(RESUMABLE_FIELDS)} — start a new run with "
+                              f"`genzoo train {cfg.recipe} --set {text}` to change {key}")
+    return build_config(apply_overrides(cfg.to_dict(), list(overrides)))
+
+
 def resume(run_dir: Path, epochs: int | None = None, max_steps: int | None = None,
-           progress: bool = True) -> dict[str, Any]:
-    """Continue a run from its newest checkpoint, exactly where it stopped."""
+           progress: bool = True, overrides: list[str] | None = None,
+           log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Continue a run from its newest checkpoint, exactly where it stopped.
+
+    A run already at (or past) its target is refused without touching its record; ``overrides`` may change
+    the :data:`RESUMABLE_FIELDS` (e.g. a lower learning rate after the NaN guard stopped a run).
+    """
     run_dir = Path(run_dir)
     cfg = read_config(run_dir / "config.yaml")
+    if overrides:
+        cfg = apply_resume_overrides(cfg, list(overrides))
     if epochs is not None:
         cfg.epochs = epochs
     if max_steps is not None or epochs is not None:
         cfg.max_steps = max_steps
     dist = init_distributed(resolve_device(cfg.device))
+    lock = None
     try:
-        _setup(cfg, dist)
+        plan = _setup(cfg, dist)
+        lock = _lock(run_dir, "resume", dist)
         model = prepare_model(cfg)
         data = load_images(cfg.data, tuple(model.config.input_shape))
-        trainer = make_trainer(cfg, run_dir, model, data, dist)
+        trainer = make_trainer(cfg, run_dir, model, data, dist, plan)
         trainer.restore()
+        target = trainer.target_step(None, None)
+        if target <= trainer.step:
+            goal = f"max_steps {cfg.max_steps}" if cfg.max_steps is not None else f"{cfg.epochs} epochs"
+            raise ConfigError(f"{run_dir} is already at step {trainer.step} (epoch {trainer.epochs_done}) and its "
+                              f"target is step {target} ({goal}): nothing to train. Give a later target: `genzoo "
+                              f"resume {run_dir} --epochs N` (N > {trainer.epochs_done}) or --max-steps N "
+                              f"(N > {trainer.step})")
+        if log is not None and dist.is_main:
+            log(f"genzoo: resuming {run_dir} at step {trainer.step} towards step {target}; {plan.describe()}")
         if dist.is_main:
             save_config(cfg, run_dir / "config.yaml")  # the new target is part of the run's record
         return trainer.fit(progress=progress)
     finally:
+        if lock is not None:
+            lock.release()
         shutdown_distributed()
 
 

@@ -12,6 +12,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MINI_FASHION = FIXTURES / "fashion-mnist-mini"
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Runs in tests use a fixed thread count: bitwise comparisons (resume == uninterrupted) need the same
+# reduction order throughout, which the adaptive default does not promise (tests/test_threads.py covers it).
+os.environ.setdefault("GENZOO_NUM_THREADS", str(torch.get_num_threads()))
 
 
 @pytest.fixture

@@ -223,7 +223,7 @@ def test_cli_analyze_prints_json_and_defaults_to_run_folder(runs):
     r = CliRunner().invoke(cli, ["analyze", str(runs["ae"]), "arithmetic", "--attribute", "Trouser", "-n", "3"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    result = json.loads(r.output)
+    result = json.loads(r.stdout)
     assert result["attribute"] == "class 1 (Trouser) vs the rest" and result["rows"] == 3
     assert Path(result["files"][0]) == runs["ae"] / "analysis" / "arithmetic.png"
     assert png_size(result["files"][0]) == grid_size(10, 3)

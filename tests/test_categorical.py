@@ -59,7 +59,7 @@ def test_pixel_naive_bayes_draws_each_pixel_from_its_own_histogram():
 def test_irm_command():
     result = CliRunner().invoke(cli, ["irm", "--samples", "3"], catch_exceptions=False)
     assert result.exit_code == 0
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["multinomial"]["parameters"] == 4031 and out["naive_bayes"]["parameters"] == 23
     assert round(out["naive_bayes"]["p(combination 1)"], 4) == 0.0054 and len(out["samples"]) == 3
 
@@ -69,5 +69,5 @@ def test_planet_pixel_command(tmp_path, mini_data_dir):
     result = CliRunner().invoke(cli, ["planet-pixel", "--data-dir", mini_data_dir, "--levels", "4", "-n", "5",
                                       "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
+    info = json.loads(result.stdout)
     assert out.exists() and info["training_images"] == 512 and 0 < info["test_bits_per_dim"] < 2.0

@@ -444,7 +444,7 @@ def test_train_resume_sample_and_eval_end_to_end(tmp_path):
     result = runner.invoke(cli, train_args("ddpm-linear", run, 6, *SMALL), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["resume", str(run), "--max-steps", "8", "--no-progress"], catch_exceptions=False)
-    assert result.exit_code == 0 and json.loads(result.output)["steps"] == 8
+    assert result.exit_code == 0 and json.loads(result.stdout)["steps"] == 8
     for extra, shape in ((["--sampler", "ddpm", "--steps", "40", "-n", "3"], [3, 1, 28, 28]),
                          (["--sampler", "ddim", "--steps", "4", "--eta", "0.5", "-n", "2"], [2, 1, 28, 28]),
                          (["--trajectory", "-n", "2", "--steps", "10"], [44, 1, 28, 28]),
@@ -453,7 +453,7 @@ def test_train_resume_sample_and_eval_end_to_end(tmp_path):
                          (["--complete", "-n", "2", "--steps", "3"], [6, 1, 28, 28])):
         result = runner.invoke(cli, ["sample", str(run), *extra], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["shape"] == shape
+        assert json.loads(result.stdout)["shape"] == shape
     result = runner.invoke(cli, ["analyze", str(run), "all"], catch_exceptions=False)
     assert result.exit_code == 0, result.output          # nothing applies, and it says so instead of crashing
     result = runner.invoke(cli, ["eval", str(run), "--metrics", "vlb", "--vlb-images", "8", "--vlb-t", "0"],
@@ -490,7 +490,7 @@ def test_conditional_guided_sampling(tmp_path):
     assert runner.invoke(cli, train_args("ddpm-conditional", run, 2, *SMALL), catch_exceptions=False).exit_code == 0
     result = runner.invoke(cli, ["sample", str(run), "-n", "3", "--label", "4", "--guidance", "3"],
                            catch_exceptions=False)
-    assert result.exit_code == 0 and json.loads(result.output)["shape"] == [3, 1, 28, 28]
+    assert result.exit_code == 0 and json.loads(result.stdout)["shape"] == [3, 1, 28, 28]
 
 
 def test_latent_diffusion_is_self_contained(tmp_path):
@@ -514,7 +514,7 @@ def test_latent_diffusion_is_self_contained(tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["sample", str(run), "-n", "5", "--sampler", "ddpm", "--steps", "10"],
                            catch_exceptions=False)
-    assert result.exit_code == 0 and json.loads(result.output)["shape"] == [5, 1, 28, 28]
+    assert result.exit_code == 0 and json.loads(result.stdout)["shape"] == [5, 1, 28, 28]
     _, model = load_run(run)
     assert bool(model.latent_ready) and float(model.latent_std.min()) > 0
     assert torch.equal(model.latent_mean, stats_before[0]) and torch.equal(model.latent_std, stats_before[1])

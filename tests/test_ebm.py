@@ -169,9 +169,9 @@ def test_ebm_cli_train_resume_sample_chains_buffer(tmp_path, mini_data_dir):
     assert torch.equal(whole.replay, resumed.replay)
     assert all(torch.equal(a, b) for a, b in zip(whole.parameters(), resumed.parameters()))
     result = runner.invoke(cli, ["sample", str(run), "-n", "3", "--trajectory", "--steps", "10"], catch_exceptions=False)
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["shape"] == [33, 1, 28, 28] and out["steps_shown"][0] == 0 and out["steps_shown"][-1] == 10
     result = runner.invoke(cli, ["sample", str(run), "-n", "5", "--from-buffer"], catch_exceptions=False)
-    assert json.loads(result.output)["shape"] == [5, 1, 28, 28]
+    assert json.loads(result.stdout)["shape"] == [5, 1, 28, 28]
     result = runner.invoke(cli, ["sample", str(run), "-n", "2", "--eta", "0.5"])
     assert result.exit_code != 0 and "diffusion models only" in result.output

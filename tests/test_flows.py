@@ -142,4 +142,4 @@ def test_realnvp_train_eval_sample_end_to_end(tmp_path):
     nll = json.loads((run / "eval.json").read_text())["metrics"]["nll"]
     assert nll["levels"] == 256 and 0 < nll["bits_per_dim"] < 8.5
     result = runner.invoke(cli, ["sample", str(run), "-n", "4"], catch_exceptions=False)
-    assert result.exit_code == 0 and json.loads(result.output)["shape"] == [4, 1, 28, 28]
+    assert result.exit_code == 0 and json.loads(result.stdout)["shape"] == [4, 1, 28, 28]

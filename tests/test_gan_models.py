@@ -184,4 +184,4 @@ def test_conditional_gan_samples_a_chosen_class(tmp_path):
     assert run_cli(*train_args("cgan-fashion", run, 4)).exit_code == 0
     r = run_cli("sample", str(run), "-n", "8", "--label", "3", "--out", str(tmp_path / "c.png"))
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["shape"] == [8, 1, 28, 28]
+    assert json.loads(r.stdout)["shape"] == [8, 1, 28, 28]

@@ -281,7 +281,7 @@ def test_train_eval_resume_and_sample_end_to_end(tmp_path):
     for extra in (["--sampler", "naive", "-n", "4"], ["--temperature", "0.7", "-n", "4"], ["--complete", "-n", "3"]):
         result = runner.invoke(cli, ["sample", str(run), *extra], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-    shape = json.loads(result.output)["shape"]
+    shape = json.loads(result.stdout)["shape"]
     assert shape == [9, 1, 16, 16]   # 3 × (original, given half, completion)
 
 

@@ -152,7 +152,7 @@ def test_moons_cli_train_resume_eval_sample_analyze(tmp_path):
     assert result.exit_code == 0, result.output
     assert (run / "samples" / "final.png").exists()
     result = runner.invoke(cli, ["resume", str(run), "--max-steps", "15", "--no-progress"], catch_exceptions=False)
-    assert json.loads(result.output[result.output.index("{"):])["steps"] == 15
+    assert json.loads(result.stdout[result.stdout.index("{"):])["steps"] == 15
     result = runner.invoke(cli, ["eval", str(run), "--metrics", "nll", "--limit", "500", "--num-samples", "300"],
                            catch_exceptions=False)
     nll = json.loads((run / "eval.json").read_text())["metrics"]["nll"]
@@ -161,13 +161,13 @@ def test_moons_cli_train_resume_eval_sample_analyze(tmp_path):
     result = runner.invoke(cli, ["eval", str(run), "--metrics", "fid"], catch_exceptions=False)
     assert "measures images" in result.output
     result = runner.invoke(cli, ["sample", str(run), "-n", "500", "--temperature", "0.7"], catch_exceptions=False)
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     raw = np.loadtxt(out["csv"], delimiter=",")
     assert raw.shape == (500, 2) and 0.0 < raw[:, 0].mean() < 1.0        # back in the moons' own units
     result = runner.invoke(cli, ["sample", str(run), "--trajectory"])
     assert result.exit_code != 0 and "diffusion and energy-based" in result.output
     result = runner.invoke(cli, ["analyze", str(run), "all"], catch_exceptions=False)
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert set(out["results"]) == {"curves", "flow"} and "latent-scatter" in out["skipped"]
     assert (run / "analysis" / "flow.png").exists()
     result = runner.invoke(cli, ["compare", str(run), "--out", str(tmp_path / "report")], catch_exceptions=False)
@@ -191,5 +191,5 @@ def test_user_points_run_samples_in_their_units_without_the_data(tmp_path):
     assert result.exit_code == 0, result.output
     shutil.rmtree(data)                                                  # sampling needs only the run
     result = runner.invoke(cli, ["sample", str(run), "-n", "400"], catch_exceptions=False)
-    raw = np.loadtxt(json.loads(result.output)["csv"], delimiter=",")
+    raw = np.loadtxt(json.loads(result.stdout)["csv"], delimiter=",")
     assert raw.shape == (400, 3) and 80 < raw[:, 0].mean() < 120 and -4 < raw[:, 1].mean() < -2

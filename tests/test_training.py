@@ -45,7 +45,7 @@ def test_cli_train_writes_run_folder_and_sample(tmp_path):
     run = tmp_path / "run"
     r = run_cli(*train_args("vae-digits", run, 20))
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.output)
+    summary = json.loads(r.stdout)
     assert summary["steps"] == 20
     assert (run / "config.yaml").exists() and (run / "train_summary.json").exists()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -76,13 +76,14 @@ def test_time_budget_stops_with_a_checkpoint_and_resumes(tmp_path):
     run = tmp_path / "run"
     r = run_cli(*train_args("homl-vae", run, 100_000, "--set", "max_minutes=0.003"))
     assert r.exit_code == 0, r.output
-    first = json.loads(r.output)
+    first = json.loads(r.stdout)
     assert first["stopped_by"] == "max_minutes" and 0 < first["steps"] < 100_000
-    assert first["steps"] % 5 == 0                    # decided at a log step, so every process agrees
+    # checked after every step (not only at log steps): the run overshoots its budget by at most a step or so
+    assert first["wall_s"] < 0.003 * 60 + 5.0   # (loose: the machine may be busy)
     assert latest_checkpoint(run).name.endswith(f"{first['steps']:08d}")
     r = run_cli("resume", str(run), "--no-progress")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["steps"] > first["steps"]   # the budget is per invocation
+    assert json.loads(r.stdout)["steps"] > first["steps"]   # the budget is per invocation
 
 
 def test_cpu_time_budget_stops_with_a_checkpoint(tmp_path):
@@ -90,8 +91,8 @@ def test_cpu_time_budget_stops_with_a_checkpoint(tmp_path):
     run = tmp_path / "run"
     r = run_cli(*train_args("homl-vae", run, 100_000, "--set", "max_cpu_minutes=0.004"))
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
-    assert out["stopped_by"] == "max_cpu_minutes" and 0 < out["steps"] < 100_000 and out["steps"] % 5 == 0
+    out = json.loads(r.stdout)
+    assert out["stopped_by"] == "max_cpu_minutes" and 0 < out["steps"] < 100_000
     assert out["cpu_s"] >= 0.24
     assert latest_checkpoint(run).name.endswith(f"{out['steps']:08d}")
 
@@ -153,7 +154,8 @@ def test_cli_reports_nan_as_one_line(tmp_path):
     run = tmp_path / "run"
     r = CliRunner().invoke(cli, train_args("vae-digits", run, 30, "--set", "optim.model.lr=1e12"))
     assert r.exit_code == 2
-    assert "became NaN or Inf" in r.output and "genzoo resume" in r.output
+    assert "became NaN or Inf" in r.output and "before any checkpoint" in r.output
+    assert "--set optim.model.lr=" in r.output and "genzoo train vae-digits" in r.output
 
 
 def test_ema_weights_are_saved_and_used_for_sampling(tmp_path):

@@ -6,6 +6,8 @@ batch to float: no worker processes, no per-image Python work, and its whole sta
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +38,9 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     read whole so evaluation and analysis see the full held-out set.
     """
     info = dataset_info(cfg.name)
+    if cfg.data_dir and not Path(cfg.data_dir).exists():
+        raise DataError(f"--data-dir {cfg.data_dir} does not exist: pass the folder (or file) that holds the "
+                        f"{cfg.name} data, or leave --data-dir out to use the installed copy")
     limit = cfg.limit if (split or cfg.split) == cfg.split else None
     image_shape = shape if shape is not None and len(shape) == 3 else None
     channels = cfg.channels or (image_shape[0] if image_shape else None)

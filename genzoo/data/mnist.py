@@ -53,7 +53,7 @@ def load_idx_pair(request: DataRequest, name: str, system: list[str], classes: l
     dirs = search_dirs(request, name, system)
     stems = [f"{_PREFIX[split]}-images-idx3-ubyte", f"{_PREFIX[split]}-labels-idx1-ubyte"]
     paths = [_find_idx(dirs, s) for s in stems]
-    if any(p is None for p in paths) and url:
+    if any(p is None for p in paths) and url and not request.data_dir:   # a --data-dir is taken at its word
         for s in stems:
             if _find_idx(dirs, s) is None:
                 _download(url + s + ".gz", cache_dir() / name / f"{s}.gz")

@@ -73,8 +73,14 @@ def _read_array(path: Path) -> np.ndarray:
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: cannot read it as an N×D array of numbers ({e}); write one point per row, "
                         f"coordinates separated by commas (or save a 2-D .npy array)") from None
-    if a.ndim != 2 or a.shape[0] == 0 or not np.isfinite(a).all():
-        raise DataError(f"{path}: expected a non-empty N×D array of finite numbers, got shape {a.shape}")
+    if a.ndim != 2 or a.shape[0] == 0:
+        raise DataError(f"{path}: expected a non-empty N×D array of numbers, got shape {a.shape}")
+    bad = np.argwhere(~np.isfinite(a))
+    if len(bad):
+        row, col = (int(v) for v in bad[0])
+        where = f"line {row + 1}" if path.suffix != ".npy" else f"row {row}"
+        raise DataError(f"{path}: {len(bad)} value(s) are not finite numbers (NaN or Inf), the first at {where}, "
+                        f"column {col + 1} ({a[row, col]}); fix or drop those rows")
     return a.astype(np.float64)
 
 

@@ -57,11 +57,14 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 def search_dirs(request: DataRequest, name: str, system: list[str] = ()) -> list[Path]:
-    """Folders to look in, most specific first (each also with a ``name`` sub-folder)."""
+    """Folders to look in, most specific first (each also with a ``name`` sub-folder). A ``--data-dir`` is
+    the only place looked in: a folder without the files is an error, not a silent fall-back to another copy."""
+    if request.data_dir:
+        return [Path(request.data_dir), Path(request.data_dir) / name]
     roots: list[Path] = []
-    for base in (request.data_dir, os.environ.get("GENZOO_DATA")):
-        if base:
-            roots += [Path(base), Path(base) / name]
+    base = os.environ.get("GENZOO_DATA")
+    if base:
+        roots += [Path(base), Path(base) / name]
     roots += [Path(s) for s in system]
     roots.append(cache_dir() / name)
     return roots

@@ -58,8 +58,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def save_checkpoint(run_dir: Path, step: int, model: nn.Module, state: dict[str, Any], meta: dict[str, Any],
-                    ema: nn.Module | None = None, keep: int = 2) -> Path:
-    """Write checkpoint ``step`` into ``run_dir/checkpoints`` and keep only the ``keep`` newest."""
+                    ema: nn.Module | None = None, keep: int = 2, texts: dict[str, str] | None = None) -> Path:
+    """Write checkpoint ``step`` into ``run_dir/checkpoints`` and keep only the ``keep`` newest. ``texts`` are
+    extra small files written with it (the run's config, so a lost or corrupt ``config.yaml`` can be restored)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
@@ -74,6 +75,8 @@ def save_checkpoint(run_dir: Path, step: int, model: nn.Module, state: dict[str,
         save_file(_tensors(ema), str(tmp / "ema.safetensors"))
     torch.save(state, tmp / "state.pt")
     (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+    for filename, text in (texts or {}).items():
+        (tmp / filename).write_text(text)
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
@@ -106,12 +109,22 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return steps[-1] if steps else None
 
 
+def _fallback(ckpt: Path) -> str:
+    """What to do about an unreadable checkpoint: fall back to an older complete one, if there is one."""
+    older = sorted(p for p in ckpt.parent.glob("step-*") if p != ckpt and p.name < ckpt.name
+                   and (p / "meta.json").exists())
+    if older:
+        return f"delete {ckpt} to fall back to the older checkpoint {older[-1].name}"
+    return (f"there is no older checkpoint to fall back to, so this run must be trained again "
+            f"(`genzoo train` into a new --out)")
+
+
 def read_meta(ckpt: Path) -> dict[str, Any]:
     try:
         return json.loads((ckpt / "meta.json").read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{ckpt}/meta.json is unreadable ({e}): the checkpoint is incomplete or corrupt; "
-                              f"delete {ckpt} to fall back to an older one") from None
+                              f"{_fallback(ckpt)}") from None
 
 
 def load_weights(module: nn.Module, path: Path, what: str = "model") -> None:
@@ -119,8 +132,8 @@ def load_weights(module: nn.Module, path: Path, what: str = "model") -> None:
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as e:
-        raise CheckpointError(f"{path}: cannot read {what} weights ({e}); the file is corrupt — delete the "
-                              f"checkpoint folder {path.parent} to fall back to an older one") from None
+        raise CheckpointError(f"{path}: cannot read {what} weights ({e}); the file is corrupt — "
+                              f"{_fallback(path.parent)}") from None
     own = module.state_dict()
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
@@ -151,5 +164,5 @@ def load_state(ckpt: Path) -> dict[str, Any]:
         return torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
         first = (str(e).splitlines() or [""])[0][:200]
-        raise CheckpointError(f"{ckpt}/state.pt is unreadable ({type(e).__name__}: {first}); delete {ckpt} to fall "
-                              f"back to an older checkpoint") from None
+        raise CheckpointError(f"{ckpt}/state.pt is unreadable ({type(e).__name__}: {first}); "
+                              f"{_fallback(ckpt)}") from None

@@ -101,6 +101,14 @@ class DistInfo:
         dist.all_reduce(t)
         return int(t) == 0
 
+    def any_true_each(self, flags: list[bool]) -> list[bool]:
+        """For each flag, whether any process has it set (one small all_reduce for all of them)."""
+        if not self.enabled:
+            return list(flags)
+        t = torch.tensor([1 if f else 0 for f in flags])
+        dist.all_reduce(t)
+        return [bool(v) for v in t.tolist()]
+
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()

@@ -11,13 +11,17 @@ import contextlib
 import copy
 import json
 import math
+import os
 import random
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -26,9 +30,56 @@ from ..data.loader import Batch, BatchStream
 from ..data.types import ImageSet
 from ..models.base import AdversarialModel, GenerativeModel
 from .checkpoint import (check_compatible, latest_checkpoint, load_state, load_weights, read_meta,
-                         save_checkpoint)
+                         save_checkpoint, write_text_atomic)
 from .distributed import DistInfo
 from .ema import EMA
+from .threads import ThreadPlan
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT/SIGTERM stopped training; a final checkpoint was written (``checkpoint``) when one could be."""
+
+    def __init__(self, signal_name: str, run_dir: Path, step: int, checkpoint: Path | None):
+        self.signal_name, self.run_dir, self.step, self.checkpoint = signal_name, run_dir, step, checkpoint
+        saved = f"checkpoint {checkpoint} written" if checkpoint else "no checkpoint could be written"
+        super().__init__(f"{signal_name} at step {step}: {saved}; continue with `genzoo resume {run_dir}`")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (signal.SIGTERM if self.signal_name == "SIGTERM" else signal.SIGINT)
+
+
+class _StopSignals:
+    """While training: the first SIGINT/SIGTERM asks the loop to stop after the current step (it then
+    writes a checkpoint); a second one stops at once (KeyboardInterrupt). Handlers are installed only in
+    the main thread and restored afterwards."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            self.restore()
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping at once")
+        self.received = signal.Signals(signum).name
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                num = getattr(signal, name)
+                self._previous[num] = signal.signal(num, self._handle)
+        return self
+
+    def restore(self) -> None:
+        for num, handler in self._previous.items():
+            signal.signal(num, handler)
+        self._previous = {}
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore()
 
 
 class NonFiniteLossError(RuntimeError):
@@ -134,9 +185,10 @@ class Trainer:
     batches_per_step = 1
 
     def __init__(self, cfg: RunConfig, run_dir: Path, model: GenerativeModel, data: ImageSet,
-                 dist: DistInfo | None = None):
+                 dist: DistInfo | None = None, threads: ThreadPlan | None = None):
         self.cfg, self.run_dir, self.model = cfg, Path(run_dir), model
         self.dist = dist or DistInfo()
+        self.threads = threads
         self.device = resolve_device(cfg.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -167,6 +219,8 @@ class Trainer:
         self._window_start = time.perf_counter()
         self._window_step = 0
         self._last_good_ckpt: Path | None = None
+        self._elapsed = {"wall_s": 0.0, "cpu_s": 0.0}   # training time of earlier invocations (checkpointed)
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
         self.precision = resolve_precision(cfg.precision, self.device)
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                          if self.precision == "bf16" else contextlib.nullcontext())
@@ -222,7 +276,12 @@ class Trainer:
         rng = self.dist.gather_objects(rng_state())
         return {"step": self.step, "epochs_done": self.epochs_done, "stream": self.stream.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-                "rng": rng, "world_size": self.dist.world_size}
+                "rng": rng, "world_size": self.dist.world_size, "elapsed": self.elapsed()}
+
+    def elapsed(self) -> dict[str, float]:
+        """Wall and CPU seconds spent training this run, over every invocation up to now."""
+        return {"wall_s": self._elapsed["wall_s"] + time.perf_counter() - self._t0,
+                "cpu_s": self._elapsed["cpu_s"] + time.process_time() - self._cpu0}
 
     def save(self) -> Path | None:
         """Checkpoint now (after the NaN guard has seen every step so far)."""
@@ -235,8 +294,9 @@ class Trainer:
         path = None
         if self.dist.is_main:
             meta = {"family": self.model.family, "recipe": self.cfg.recipe, "epoch": self.epochs_done}
+            config = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
             path = save_checkpoint(self.run_dir, self.step, self.model, state, meta, self.ema,
-                                   self.cfg.keep_checkpoints)
+                                   self.cfg.keep_checkpoints, texts={"config.yaml": config})
             self._last_good_ckpt = path
         self.dist.barrier()
         return path
@@ -260,9 +320,27 @@ class Trainer:
             set_rng_state(rngs[self.dist.rank])
         else:  # resumed with another process count: data order is exact, noise draws are reseeded
             torch.manual_seed(self.cfg.seed * 7919 + self.step + self.dist.rank)
+        self._elapsed = {k: float(v) for k, v in state.get("elapsed", {"wall_s": 0.0, "cpu_s": 0.0}).items()}
         self._set_lr()
         self._last_good_ckpt = ckpt
+        if self.dist.is_main:
+            self._drop_metrics_after(self.step)
         return ckpt
+
+    def _drop_metrics_after(self, step: int) -> None:
+        """Rows logged after the checkpoint (by a run killed before its next one) are re-logged on resume:
+        drop them so ``metrics.jsonl`` holds each step once."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    keep.append(line)
+            except (ValueError, KeyError, TypeError):
+                pass   # a line cut by a kill mid-write
+        write_text_atomic(path, "".join(line + "\n" for line in keep))
 
     def _set_lr(self) -> None:
         factor = self.cfg.lr_decay ** self.epochs_done
@@ -283,10 +361,16 @@ class Trainer:
 
     def _nan_message(self, what: str) -> str:
         ck = self._last_good_ckpt
-        where = f"the last good checkpoint is {ck}" if ck else "no checkpoint was written yet"
-        return (f"{what} became NaN or Inf by step {self.step} of run {self.run_dir}; {where}. Training stopped "
-                f"before saving anything bad. Try a lower learning rate (--set optim.<name>.lr=...), gradient "
-                f"clipping (--set grad_clip=1.0) or --set precision=fp32, then `genzoo resume {self.run_dir}`.")
+        lr = next(iter(self.optimizers))
+        fixes = (f"--set optim.{lr}.lr=<lower>" + (" --set grad_clip=1.0" if not self.cfg.grad_clip else "")
+                 + (" --set precision=fp32" if self.precision != "fp32" else ""))
+        if ck:
+            return (f"{what} became NaN or Inf by step {self.step} of run {self.run_dir}; training stopped before "
+                    f"saving anything bad, and the last good checkpoint is {ck}. Continue from it with a lower "
+                    f"learning rate or gradient clipping: `genzoo resume {self.run_dir} {fixes}`.")
+        return (f"{what} became NaN or Inf by step {self.step} of run {self.run_dir}, before any checkpoint was "
+                f"written; start again with a lower learning rate or gradient clipping: "
+                f"`genzoo train {self.cfg.recipe} {fixes}` (and a new --out).")
 
     def _flush_metrics(self) -> dict[str, Any] | None:
         if not self._count:
@@ -333,64 +417,90 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
         """Train until the target step; checkpoint every ``checkpoint_every`` steps, at each epoch end and
-        at the end. Returns a summary (steps, wall time, throughput, last metrics)."""
+        at the end. Returns a summary (steps, wall time, throughput, last metrics).
+
+        Budgets (``max_minutes``, ``max_cpu_minutes``) and stop signals are checked after every step (under
+        torchrun in one small collective, so every process stops at the same step). SIGINT/SIGTERM end the
+        run with a checkpoint and raise :class:`TrainingInterrupted`; a second signal stops at once.
+        """
         cfg = self.cfg
         end = self.target_step(epochs, max_steps)
         self.model.train()
-        start_step, t0 = self.step, time.perf_counter()
-        self._window_start, self._window_step = t0, self.step
+        start_step = self.step
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
+        self._window_start, self._window_step = self._t0, self.step
         bar = tqdm(total=end, initial=self.step, disable=not (progress and self.dist.is_main),
                    dynamic_ncols=True, mininterval=1.0, desc=f"{cfg.recipe}")
         last_row: dict[str, Any] | None = None
-        budget = cfg.max_minutes * 60 if cfg.max_minutes else None
-        cpu_budget = cfg.max_cpu_minutes * 60 if cfg.max_cpu_minutes else None
-        cpu0 = time.process_time()
+        budgets = (cfg.max_minutes * 60 if cfg.max_minutes else None,
+                   cfg.max_cpu_minutes * 60 if cfg.max_cpu_minutes else None)
+        tuner = self.threads.tuner if self.threads is not None else None
         stopped_by = "target"
+        signals = _StopSignals()
         try:
-            while self.step < end:
-                with self.autocast:
-                    out = self.train_step()
-                self.step += 1
-                self._accumulate(out)
-                bar.update(1)
-                completed = self.stream.epoch + (1 if self.stream.epoch_finished else 0)
-                epoch_end = completed > self.epochs_done
-                if self.step % cfg.log_every == 0:
-                    last_row = self._flush_metrics() or last_row
-                    if last_row:
-                        bar.set_postfix({k: f"{v:.4g}" for k, v in last_row.items()
-                                         if isinstance(v, float) and k not in ("epoch",)}, refresh=False)
-                if budget is not None and self.step % cfg.log_every == 0 and not self.dist.all_true(
-                        time.perf_counter() - t0 < budget):
-                    end, stopped_by = self.step, "max_minutes"  # every process stops at the same step
-                if cpu_budget is not None and self.step % cfg.log_every == 0 and not self.dist.all_true(
-                        time.process_time() - cpu0 < cpu_budget):
-                    end, stopped_by = self.step, "max_cpu_minutes"
-                if epoch_end:
-                    self.epochs_done = completed
-                    self._set_lr()
-                    if cfg.sample_every_epoch:
-                        self.write_samples(f"epoch-{self.epochs_done:04d}")
-                if ((epoch_end and cfg.checkpoint_every_epoch) or self.step % cfg.checkpoint_every == 0
-                        or self.step == end):
-                    self.save()
+            with signals:
+                while self.step < end:
+                    started = time.perf_counter()
+                    with self.autocast:
+                        out = self.train_step()
+                    if tuner is not None:   # on the CPU ops are synchronous: this is the step's real time
+                        tuner.observe(time.perf_counter() - started)
+                    self.step += 1
+                    self._accumulate(out)
+                    bar.update(1)
+                    completed = self.stream.epoch + (1 if self.stream.epoch_finished else 0)
+                    epoch_end = completed > self.epochs_done
+                    if self.step % cfg.log_every == 0:
+                        last_row = self._flush_metrics() or last_row
+                        if last_row:
+                            bar.set_postfix({k: f"{v:.4g}" for k, v in last_row.items()
+                                             if isinstance(v, float) and k not in ("epoch",)}, refresh=False)
+                    reason = self._stop_reason(signals, *budgets)
+                    if reason is not None:
+                        end, stopped_by = self.step, reason
+                    if epoch_end:
+                        self.epochs_done = completed
+                        self._set_lr()
+                        if cfg.sample_every_epoch and reason is None:
+                            self.write_samples(f"epoch-{self.epochs_done:04d}")
+                    if ((epoch_end and cfg.checkpoint_every_epoch) or self.step % cfg.checkpoint_every == 0
+                            or self.step == end):
+                        self.save()
+                interrupted = stopped_by in _StopSignals.SIGNALS or stopped_by == "signal"
         finally:
             bar.close()
         last_row = self._flush_metrics() or last_row
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - self._t0
+        cpu = time.process_time() - self._cpu0
+        total = self.elapsed()
         steps = self.step - start_step
         summary = {"steps": self.step, "epochs": round(self.step / self.steps_per_epoch, 3), "wall_s": round(wall, 2),
-                   "cpu_s": round(cpu, 2),
+                   "cpu_s": round(cpu, 2), "total_wall_s": round(total["wall_s"], 2),
+                   "total_cpu_s": round(total["cpu_s"], 2),
                    "images_per_s": round(steps * self.batches_per_step * cfg.batch_size / max(wall, 1e-9), 1),
-                   "stopped_by": stopped_by, "last": last_row, "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
+                   "stopped_by": stopped_by, "last": last_row,
+                   "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
+        if self.threads is not None:
+            summary["threads"] = self.threads.report()
         if self.dist.is_main:
-            sample_path = self.write_samples("final")
+            sample_path = None if interrupted else self.write_samples("final")
             summary["samples"] = str(sample_path) if sample_path else None
-            (self.run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+            write_text_atomic(self.run_dir / "train_summary.json", json.dumps(summary, indent=2))
             if self._tb is not None:
                 self._tb.flush()
+        if interrupted:
+            raise TrainingInterrupted(stopped_by, self.run_dir, self.step, self._last_good_ckpt)
         return summary
+
+    def _stop_reason(self, signals: _StopSignals, wall_budget: float | None, cpu_budget: float | None) -> str | None:
+        """Why to stop after this step, if at all: a signal, or a spent time budget (a clock read each)."""
+        flags = [signals.received is not None,
+                 wall_budget is not None and time.perf_counter() - self._t0 >= wall_budget,
+                 cpu_budget is not None and time.process_time() - self._cpu0 >= cpu_budget]
+        if self.dist.enabled:
+            flags = self.dist.any_true_each(flags)
+        names = (signals.received or "signal", "max_minutes", "max_cpu_minutes")
+        return next((name for flag, name in zip(flags, names) if flag), None)
 
 
 class SingleObjectiveTrainer(Trainer):
@@ -435,6 +545,6 @@ class AdversarialTrainer(Trainer):
 
 
 def make_trainer(cfg: RunConfig, run_dir: Path, model: GenerativeModel, data: ImageSet,
-                 dist: DistInfo | None = None) -> Trainer:
+                 dist: DistInfo | None = None, threads: ThreadPlan | None = None) -> Trainer:
     cls = AdversarialTrainer if model.adversarial else SingleObjectiveTrainer
-    return cls(cfg, run_dir, model, data, dist)
+    return cls(cfg, run_dir, model, data, dist, threads)
