@@ -136,6 +136,8 @@ def load_run(run_dir: Path, use_ema: bool = True, device: str = "cpu",
         load_weights(ema.shadow, ckpt / "ema.safetensors", "EMA")
         model = model_for_sampling(model, ema)
     model.to(resolve_device(device if device != "auto" else cfg.device)).eval()
+    if cfg.channels_last:  # the trainer's layout: sampling and eval run the kernels training ran
+        model.to(memory_format=torch.channels_last)
     return cfg, model
 
 
