@@ -179,9 +179,8 @@ def test_gan_resume_is_exact(tmp_path, recipe, extra):
     assert {"d_loss", "g_loss"} <= set(rows[-1])
 
 
-def test_conditional_gan_samples_a_chosen_class(tmp_path):
-    run = tmp_path / "cgan"
-    assert run_cli(*train_args("cgan-fashion", run, 4)).exit_code == 0
+def test_conditional_gan_samples_a_chosen_class(tmp_path, trained_runs):
+    run = trained_runs.get("cgan-fashion", 4)
     r = run_cli("sample", str(run), "-n", "8", "--label", "3", "--out", str(tmp_path / "c.png"))
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["shape"] == [8, 1, 28, 28]
