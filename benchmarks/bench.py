@@ -85,6 +85,14 @@ def _timed(fn, min_seconds: float, min_iters: int = 3) -> tuple[float, int]:
     return (time.perf_counter() - t0) / n, n
 
 
+def _throwaway_autoencoder(run_dir: Path) -> Path:
+    """A one-step ``homl-vae`` run for latent recipes: their throughput does not depend on its weights."""
+    from genzoo.runs import config_from_recipe, train
+
+    cfg = config_from_recipe("homl-vae", ["tensorboard=false", "sample_n=0", "data.limit=256"], max_steps=1)
+    return train(cfg, run_dir, progress=False)[0]
+
+
 def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_size: int | None) -> dict:
     """Measure one recipe in this process (called in a fresh subprocess)."""
     import torch
@@ -102,11 +110,13 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
         overrides.append("channels_last=true")
     if batch_size:
         overrides.append(f"batch_size={batch_size}")
+    out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"genzoo-bench-{os.getpid()}"
     cfg = config_from_recipe(recipe, overrides)
+    if cfg.model.get("space") == "latent" and not cfg.model.get("autoencoder"):
+        cfg.model["autoencoder"] = str(_throwaway_autoencoder(out_dir / "autoencoder"))
     cfg.data.limit = 4096 if cfg.data.limit is None else min(cfg.data.limit, 4096)
     model = prepare_model(cfg)
     data = load_images(cfg.data, tuple(model.config.input_shape))
-    out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"genzoo-bench-{os.getpid()}"
     trainer = make_trainer(cfg, out_dir, model, data)
     ceiling = matmul_gflops("float32")
     from genzoo.training.trainer import fast_bf16_available

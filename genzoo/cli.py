@@ -527,6 +527,9 @@ def planet_pixel(dataset: str, data_dir: str | None, shape: str, levels: int, nu
 
 
 def main() -> None:
+    from .runtime import tune_allocator
+
+    tune_allocator()   # keep freed tensor memory for the next step (genzoo/runtime.py: 1.16 M → 86 k page faults)
     cli(prog_name="genzoo")
 
 

@@ -47,7 +47,11 @@ def _fresh(cfg: RunConfig) -> RunConfig:
 
 
 def _setup(cfg: RunConfig, dist: DistInfo) -> ThreadPlan:
-    """The intra-op thread plan of this process (see :mod:`genzoo.training.threads`)."""
+    """The intra-op thread plan of this process (see :mod:`genzoo.training.threads`); also keeps freed tensor
+    memory in the process between steps (:func:`genzoo.runtime.tune_allocator`)."""
+    from .runtime import tune_allocator
+
+    tune_allocator()
     requested, source = cfg.num_threads, "--set num_threads"
     if requested is None and os.environ.get("GENZOO_NUM_THREADS", "auto") != "auto":
         source = "GENZOO_NUM_THREADS"
@@ -248,6 +252,8 @@ def load_run(run_dir: Path, use_ema: bool = True, device: str = "cpu",
         load_weights(ema.shadow, ckpt / "ema.safetensors", "EMA")
         model = model_for_sampling(model, ema)
     model.to(resolve_device(device if device != "auto" else cfg.device)).eval()
+    if cfg.channels_last:  # the trainer's layout: sampling and eval run the kernels training ran
+        model.to(memory_format=torch.channels_last)
     return cfg, model
 
 

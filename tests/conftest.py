@@ -32,3 +32,38 @@ def train_args(recipe: str, out: Path, steps: int, *extra: str) -> list[str]:
     """CLI arguments for a short training run on the mini fixture."""
     return ["train", recipe, "--data-dir", str(MINI_FASHION), "--max-steps", str(steps), "--out", str(out),
             "--no-progress", "--set", "log_every=5", "--set", "tensorboard=false", *extra]
+
+
+class TrainedRuns:
+    """Short training runs shared by every test of the session: each (recipe, steps, options) is trained once,
+    on first use, on the mini fixture. Tests read them; a test that resumes, evaluates or otherwise writes into
+    a run takes its own copy (:meth:`copy`)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._runs: dict[tuple[str, int, tuple[str, ...]], Path] = {}
+
+    def get(self, recipe: str, steps: int, *extra: str) -> Path:
+        key = (recipe, steps, extra)
+        if key not in self._runs:
+            from click.testing import CliRunner
+
+            from genzoo.cli import cli
+
+            out = self.root / f"{len(self._runs):02d}-{recipe}"
+            result = CliRunner().invoke(cli, train_args(recipe, out, steps, *extra), catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            self._runs[key] = out
+        return self._runs[key]
+
+    def copy(self, dest: Path, recipe: str, steps: int, *extra: str) -> Path:
+        """A private copy of the shared run at ``dest`` (``checkpoints/latest`` names a step, so it moves along)."""
+        import shutil
+
+        shutil.copytree(self.get(recipe, steps, *extra), dest, symlinks=True)
+        return dest
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory) -> TrainedRuns:
+    return TrainedRuns(tmp_path_factory.mktemp("shared-runs"))

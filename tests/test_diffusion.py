@@ -438,11 +438,10 @@ SMALL = ["--set", "model.base_channels=8", "--set", "model.timesteps=40", "--set
          "--set", "batch_size=16", "--set", "sample_n=4"]
 
 
-def test_train_resume_sample_and_eval_end_to_end(tmp_path):
-    run = tmp_path / "ddpm"
+def test_train_resume_sample_and_eval_end_to_end(tmp_path, trained_runs):
+    run = trained_runs.copy(tmp_path / "ddpm", "ddpm-linear", 6, *SMALL)   # trained here, or earlier in the session
     runner = CliRunner()
-    result = runner.invoke(cli, train_args("ddpm-linear", run, 6, *SMALL), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    assert json.loads((run / "train_summary.json").read_text())["steps"] == 6
     result = runner.invoke(cli, ["resume", str(run), "--max-steps", "8", "--no-progress"], catch_exceptions=False)
     assert result.exit_code == 0 and json.loads(result.stdout)["steps"] == 8
     for extra, shape in ((["--sampler", "ddpm", "--steps", "40", "-n", "3"], [3, 1, 28, 28]),
@@ -476,10 +475,9 @@ def test_train_resume_sample_and_eval_end_to_end(tmp_path):
     (["--sampler", "cached"], "ddpm or ddim"),
     (["--temperature", "0.5"], "autoregressive"),
 ])
-def test_sampling_errors_name_the_fix(tmp_path, args, message):
-    run = tmp_path / "ddpm"
+def test_sampling_errors_name_the_fix(trained_runs, args, message):
+    run = trained_runs.get("ddpm-linear", 6, *SMALL)      # one trained run shared by every case
     runner = CliRunner()
-    assert runner.invoke(cli, train_args("ddpm-linear", run, 1, *SMALL), catch_exceptions=False).exit_code == 0
     result = runner.invoke(cli, ["sample", str(run), "-n", "2", *args])
     assert result.exit_code == 2 and message in result.output
 
@@ -534,9 +532,8 @@ def test_latent_diffusion_is_self_contained(tmp_path):
     assert result.exit_code == 2 and "pixel-space" in result.output
 
 
-def test_latent_diffusion_refuses_a_non_autoencoder_run(tmp_path):
-    ddpm, run = tmp_path / "ddpm", tmp_path / "latent"
+def test_latent_diffusion_refuses_a_non_autoencoder_run(tmp_path, trained_runs):
+    ddpm, run = trained_runs.get("ddpm-linear", 6, *SMALL), tmp_path / "latent"
     runner = CliRunner()
-    assert runner.invoke(cli, train_args("ddpm-linear", ddpm, 1, *SMALL), catch_exceptions=False).exit_code == 0
     result = runner.invoke(cli, train_args("latent-diffusion", run, 1, "--set", f"model.autoencoder={ddpm}"))
     assert result.exit_code == 2 and "autoencoder or vae run" in result.output

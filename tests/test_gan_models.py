@@ -179,9 +179,83 @@ def test_gan_resume_is_exact(tmp_path, recipe, extra):
     assert {"d_loss", "g_loss"} <= set(rows[-1])
 
 
-def test_conditional_gan_samples_a_chosen_class(tmp_path):
-    run = tmp_path / "cgan"
-    assert run_cli(*train_args("cgan-fashion", run, 4)).exit_code == 0
+def test_conditional_gan_samples_a_chosen_class(tmp_path, trained_runs):
+    run = trained_runs.get("cgan-fashion", 4)
     r = run_cli("sample", str(run), "-n", "8", "--label", "3", "--out", str(tmp_path / "c.png"))
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["shape"] == [8, 1, 28, 28]
+
+
+def _trainer(recipe: str, tmp_path, *overrides: str):
+    from genzoo.data import load_images
+    from genzoo.runs import config_from_recipe, prepare_model
+    from genzoo.training.trainer import make_trainer
+
+    from conftest import MINI_FASHION
+
+    cfg = config_from_recipe(recipe, ["tensorboard=false", "sample_n=0", f"data.data_dir={MINI_FASHION}",
+                                      *overrides])
+    model = prepare_model(cfg)
+    data = load_images(cfg.data, tuple(model.config.input_shape))
+    return make_trainer(cfg, tmp_path / "run", model, data)
+
+
+@pytest.mark.parametrize("recipe, overrides, n_critic", [
+    ("homl-dcgan", (), 1),
+    ("cgan-fashion", ("model.replay_size=0",), 1),
+    ("homl-dcgan", ("model.family=wgan", "model.d_dropout=null", "n_critic=3"), 3),
+    ("homl-dcgan", ("model.family=wgan-gp", "model.d_dropout=null", "n_critic=2"), 2),
+])
+def test_generator_runs_forward_once_per_critic_step(tmp_path, recipe, overrides, n_critic):
+    """The generator phase reuses the last critic step's fakes: n_critic generator forwards per step (one for a
+    GAN), not n_critic + 1; the generator phase sees exactly the fakes the discriminator was trained on, and
+    ``model.reuse_fakes=false`` restores the separate draw."""
+    for reuse, per_step in (("true", n_critic), ("false", n_critic + 1)):
+        trainer = _trainer(recipe, tmp_path / reuse, *overrides, f"model.reuse_fakes={reuse}")
+        gen, disc = trainer.model.generator, trainer.model.discriminator
+        outputs, seen = [], []
+        gen.register_forward_hook(lambda m, args, out: outputs.append(out.detach().clone()))
+        disc.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+        steps = 2
+        for _ in range(steps):
+            trainer.train_step()
+        assert len(outputs) == steps * per_step
+        if reuse == "true" and "replay_size" not in " ".join(overrides):
+            # per critic step: real, fake (+ the penalty's interpolates); then the generator phase: the same fake
+            per_critic = 3 if "wgan-gp" in " ".join(overrides) else 2
+            last_critic_fake = seen[(n_critic - 1) * per_critic + 1]
+            assert torch.equal(seen[n_critic * per_critic], last_critic_fake)
+            assert torch.equal(outputs[n_critic - 1], last_critic_fake)
+
+
+def test_gan_with_reused_fakes_learns(tmp_path):
+    """Géron's dense GAN trained by the adversarial trainer with one generator forward per step moves its samples'
+    mean image towards the data's (L1 0.27 → 0.16 in 100 steps here), as well as with a second draw for the
+    generator phase does: the generator learns through the reused fakes. (One thread: these small dense steps
+    are dispatch-bound, and a second thread only waits on a shared machine.)"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def mean_image_gap(reuse: str) -> tuple[float, float]:
+        trainer = _trainer("homl-gan", tmp_path / reuse, "batch_size=64", f"model.reuse_fakes={reuse}")
+        real = torch.cat([trainer.stream.next().x for _ in range(8)])            # model range [-1, 1]
+
+        def gap() -> float:
+            with torch.no_grad():
+                fake = trainer.model.generate(trainer.model.noise(512, torch.device("cpu")))
+            return float((fake.mean(0) - real.mean(0)).abs().mean())
+
+        torch.manual_seed(0)
+        before = gap()
+        for _ in range(100):
+            out = trainer.train_step()
+        assert torch.isfinite(out["g_loss"]) and torch.isfinite(out["d_loss"])
+        return before, gap()
+
+    try:
+        before, reused = mean_image_gap("true")
+        _, separate = mean_image_gap("false")
+    finally:
+        torch.set_num_threads(threads)
+    assert reused < 0.65 * before, (before, reused)
+    assert reused < 1.25 * separate, (reused, separate)

@@ -264,12 +264,12 @@ def test_levels_must_match_the_data():
         build_model({"family": "pixelcnn", "input_shape": [3, 8, 8], "hidden": 20})
 
 
-def test_train_eval_resume_and_sample_end_to_end(tmp_path):
-    run = tmp_path / "pixel"
+SMALL = ["--set", "model.hidden=16", "--set", "model.layers=2", "--set", "batch_size=32"]
+
+
+def test_train_eval_resume_and_sample_end_to_end(tmp_path, trained_runs):
+    run = trained_runs.copy(tmp_path / "pixel", "gated-pixelcnn", 12, *SMALL)   # trained here or earlier
     runner = CliRunner()
-    small = ["--set", "model.hidden=16", "--set", "model.layers=2", "--set", "batch_size=32"]
-    result = runner.invoke(cli, train_args("gated-pixelcnn", run, 12, *small), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["bits_per_dim"] < rows[0]["bits_per_dim"] < 2.0 + 0.3
     result = runner.invoke(cli, ["resume", str(run), "--max-steps", "16", "--no-progress"], catch_exceptions=False)
@@ -285,10 +285,9 @@ def test_train_eval_resume_and_sample_end_to_end(tmp_path):
     assert shape == [9, 1, 16, 16]   # 3 × (original, given half, completion)
 
 
-def test_sampling_options_are_refused_for_other_families(tmp_path):
-    run = tmp_path / "ae"
+def test_sampling_options_are_refused_for_other_families(trained_runs):
+    run = trained_runs.get("vae-digits", 4)
     runner = CliRunner()
-    assert runner.invoke(cli, train_args("ae-digits", run, 2), catch_exceptions=False).exit_code == 0
     result = runner.invoke(cli, ["sample", str(run), "--temperature", "0.5"])
     assert result.exit_code != 0 and "autoregressive" in result.output
 

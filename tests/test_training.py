@@ -180,9 +180,8 @@ def test_adam_state_and_lr_decay_survive_resume(tmp_path):
     assert again.optimizers["model"].state_dict()["state"][0]["step"] == 20
 
 
-def test_checkpoint_of_another_model_is_refused(tmp_path):
-    vae_run = tmp_path / "vae"
-    assert run_cli(*train_args("vae-digits", vae_run, 4)).exit_code == 0
+def test_checkpoint_of_another_model_is_refused(tmp_path, trained_runs):
+    vae_run = trained_runs.copy(tmp_path / "vae", "vae-digits", 4)
     cfg = (vae_run / "config.yaml").read_text().replace("family: vae", "family: autoencoder")
     (vae_run / "config.yaml").write_text(cfg)
     with pytest.raises(CheckpointError, match="written by model family 'vae'"):
@@ -191,27 +190,24 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     assert r.exit_code == 2 and "family" in r.output
 
 
-def test_corrupt_checkpoint_is_named(tmp_path):
-    run = tmp_path / "run"
-    assert run_cli(*train_args("vae-digits", run, 4)).exit_code == 0
+def test_corrupt_checkpoint_is_named(tmp_path, trained_runs):
+    run = trained_runs.copy(tmp_path / "run", "vae-digits", 4)
     ck = latest_checkpoint(run)
     (ck / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="model.safetensors"):
         load_run(run)
 
 
-def test_shape_mismatch_names_keys(tmp_path):
-    run = tmp_path / "run"
-    assert run_cli(*train_args("vae-digits", run, 4)).exit_code == 0
+def test_shape_mismatch_names_keys(tmp_path, trained_runs):
+    run = trained_runs.copy(tmp_path / "run", "vae-digits", 4)
     text = (run / "config.yaml").read_text().replace("z_dim: 2", "z_dim: 3")
     (run / "config.yaml").write_text(text)
     with pytest.raises(CheckpointError, match="shape mismatch"):
         load_run(run)
 
 
-def test_training_into_an_existing_run_is_refused(tmp_path):
-    run = tmp_path / "run"
-    assert run_cli(*train_args("vae-digits", run, 2)).exit_code == 0
+def test_training_into_an_existing_run_is_refused(tmp_path, trained_runs):
+    run = trained_runs.copy(tmp_path / "run", "vae-digits", 4)
     r = CliRunner().invoke(cli, train_args("vae-digits", run, 2))
     assert r.exit_code == 2 and "genzoo resume" in r.output
 

@@ -148,10 +148,16 @@ class AdversarialModel(GenerativeModel):
     generator: nn.Module
     discriminator: nn.Module
 
-    def discriminator_loss(self, batch: Batch) -> dict[str, Tensor]:
+    def fakes(self, batch: Batch) -> tuple[Tensor, Tensor | None] | None:
+        """This step's fakes and their condition, drawn *with* gradients so that the discriminator phase (on
+        their detached copy) and the generator phase share one generator forward; None (the default): each
+        phase draws its own."""
+        return None
+
+    def discriminator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
         raise NotImplementedError
 
-    def generator_loss(self, batch: Batch) -> dict[str, Tensor]:
+    def generator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
         raise NotImplementedError
 
     def after_discriminator_step(self) -> None:

@@ -64,6 +64,7 @@ class GANConfig(ModelConfig):
     label_smoothing: float = 0.0                 # one-sided: real targets 1 - s (Salimans et al. 2016)
     replay_size: int = 0                         # experience replay buffer of past fakes (Géron ch. 17)
     replay_fraction: float = 0.5                 # share of each fake batch drawn from the buffer
+    reuse_fakes: bool = True                     # one generator forward per step for both phases (see GAN.fakes)
 
     def check(self) -> None:
         super().check()
@@ -230,11 +231,42 @@ class GAN(AdversarialModel):
         z = self.noise(len(batch), batch.x.device)
         return self.generate(z, condition), condition
 
+    def fakes(self, batch: Batch) -> tuple[Tensor, Tensor | None] | None:
+        """G(z) for one z per image, with gradients, for both phases of a step (``model.reuse_fakes``).
+
+        The discriminator trains on their detached copy; the generator step then sends the *same* fakes through
+        the updated discriminator, so each step runs the generator forward once instead of twice (as the PyTorch
+        DCGAN example does; the books draw a second z for the generator phase: ``reuse_fakes=false``). The
+        generator's gradient is then taken on samples the discriminator has just been trained on, so it meets a
+        discriminator slightly harder on these samples than on fresh ones (a different estimator of the same
+        objective, not an exact re-arrangement). What changes besides the cost:
+
+        * a BatchNorm generator in train mode updates its running statistics (used only for sampling) once per
+          step instead of twice, so they average over twice as many steps — Keras, whose
+          ``generator.predict`` in the books' discriminator phase runs in inference mode, also updates them
+          once;
+        * the generator's activations stay alive through the discriminator step (more peak memory);
+        * with ``n_critic`` > 1 (WGAN) only the last critic step's fakes are reused: the earlier critic steps
+          each need their own fakes, which do not need gradients;
+        * conditional GANs use the labels of the last critic batch in both phases, as before; with experience
+          replay the discriminator sees the mixed batch and the generator all of its fresh fakes.
+        """
+        if not self.config.reuse_fakes:
+            return None
+        return self._fake(batch)
+
+    def _discriminator_fakes(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None,
+                             ) -> tuple[Tensor, Tensor | None]:
+        """The fresh fakes the discriminator sees (detached; drawn without gradients unless given)."""
+        if fakes is None:
+            with torch.no_grad():
+                return self._fake(batch)
+        return fakes[0].detach(), fakes[1]
+
     # -- losses -----------------------------------------------------------------------------------
-    def discriminator_loss(self, batch: Batch) -> dict[str, Tensor]:
+    def discriminator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
         """BCE on reals (target 1 − smoothing) and fakes (target 0), one update on both halves."""
-        with torch.no_grad():
-            fake, condition = self._fake(batch)
+        fake, condition = self._discriminator_fakes(batch, fakes)
         if self.replay is not None:
             fake = self.replay.mix(fake, self.config.replay_fraction)
         real_logits = self.discriminator(batch.x, condition)
@@ -247,9 +279,9 @@ class GAN(AdversarialModel):
                 "acc_real": (real_logits > 0).float().mean().detach(),
                 "acc_fake": (fake_logits < 0).float().mean().detach()}
 
-    def generator_loss(self, batch: Batch) -> dict[str, Tensor]:
+    def generator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
         """Non-saturating: −log D(G(z)) (train the stacked model with all labels 1)."""
-        fake, condition = self._fake(batch)
+        fake, condition = fakes if fakes is not None else self._fake(batch)
         logits = self.discriminator(fake, condition).float()
         loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         return {"loss": loss, "fooled": (logits > 0).float().mean().detach()}

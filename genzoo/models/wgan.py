@@ -78,10 +78,10 @@ class WGAN(GAN):
     family = "wgan"
     config_class = WGANConfig
 
-    def _critic_terms(self, batch: Batch) -> tuple[dict[str, Tensor], Tensor, Tensor | None]:
-        """The Wasserstein critic loss, plus this step's fresh fakes and condition (for the penalty)."""
-        with torch.no_grad():
-            fresh, condition = self._fake(batch)
+    def _critic_terms(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None,
+                      ) -> tuple[dict[str, Tensor], Tensor, Tensor | None]:
+        """The Wasserstein critic loss, plus this step's fresh (detached) fakes and condition (for the penalty)."""
+        fresh, condition = self._discriminator_fakes(batch, fakes)
         fake = self.replay.mix(fresh, self.config.replay_fraction) if self.replay is not None else fresh
         real_scores = self.discriminator(batch.x, condition)
         fake_scores = self.discriminator(fake, condition)
@@ -90,11 +90,11 @@ class WGAN(GAN):
                "fake": fake_scores.float().mean().detach()}
         return out, fresh, condition
 
-    def discriminator_loss(self, batch: Batch) -> dict[str, Tensor]:
-        return self._critic_terms(batch)[0]
+    def discriminator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
+        return self._critic_terms(batch, fakes)[0]
 
-    def generator_loss(self, batch: Batch) -> dict[str, Tensor]:
-        fake, condition = self._fake(batch)
+    def generator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
+        fake, condition = fakes if fakes is not None else self._fake(batch)
         return {"loss": -self.discriminator(fake, condition).float().mean()}
 
     @torch.no_grad()
@@ -113,8 +113,8 @@ class WGANGP(WGAN):
     family = "wgan-gp"
     config_class = WGANGPConfig
 
-    def discriminator_loss(self, batch: Batch) -> dict[str, Tensor]:
-        out, fresh, condition = self._critic_terms(batch)
+    def discriminator_loss(self, batch: Batch, fakes: tuple[Tensor, Tensor | None] | None = None) -> dict[str, Tensor]:
+        out, fresh, condition = self._critic_terms(batch, fakes)
         gp = gradient_penalty(self.discriminator, batch.x, fresh, condition)
         out["loss"] = out["loss"] + self.config.gp_weight * gp
         out["gradient_penalty"] = gp.detach()

@@ -86,6 +86,11 @@ class CausalConv2d(nn.Module):
         self.rows = rows                                   # kernel rows actually used
         self.register_buffer("mask", m[:, :, :rows].contiguous(), persistent=False)
         self.pads = (left, kw - 1 - left, top, max(rows - 1 - top, 0))  # F.pad order: left, right, top, bottom
+        # 1×1 layers need no padding (F.pad with zero pads still copies the input, and its backward the
+        # gradient), and a mask of all ones (mask B on 1×1 without channel groups) no multiplication.
+        self._padded = any(self.pads)
+        self._all_ones = bool(m.all()) and rows == kh
+        self._cached: tuple[tuple[int, int, bool], Tensor] | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -96,10 +101,32 @@ class CausalConv2d(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def masked_weight(self) -> Tensor:
-        return self.weight[:, :, :self.rows] * self.mask
+        """The cropped kernel times its mask (C_out×C_in×rows×kw)."""
+        return self._kernel(flat=False)
+
+    def flat_weight(self) -> Tensor:
+        """The masked kernel as a C_out×(C_in·rows·kw) matrix, for one-position products."""
+        return self._kernel(flat=True)
+
+    def _kernel(self, flat: bool) -> Tensor:
+        # Without gradients (sampling asks once per pixel and layer) the masked — and, for the matrix form of a
+        # channels_last weight, copied — kernel is kept until the weight changes: in-place updates (optimizer
+        # steps, EMA, load_state_dict) move its version counter, and .to()/_apply clears the cache.
+        if torch.is_grad_enabled():
+            w = self.weight if self._all_ones else self.weight[:, :, :self.rows] * self.mask
+            return w.reshape(self.c_out, -1) if flat else w
+        key = (self.weight.data_ptr(), self.weight._version, flat)
+        if self._cached is None or self._cached[0] != key:
+            w = self.weight if self._all_ones else self.weight[:, :, :self.rows] * self.mask
+            self._cached = (key, w.reshape(self.c_out, -1).contiguous() if flat else w)
+        return self._cached[1]
+
+    def _apply(self, fn, *args, **kwargs):  # type: ignore[override]
+        self._cached = None
+        return super()._apply(fn, *args, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(F.pad(x, self.pads), self.masked_weight(), self.bias)
+        return F.conv2d(F.pad(x, self.pads) if self._padded else x, self.masked_weight(), self.bias)
 
     # -- one position at a time (fast sampling) -------------------------------------------------
     def new_buffer(self, n: int, height: int, width: int, like: Tensor) -> Tensor:
@@ -119,13 +146,13 @@ class CausalConv2d(nn.Module):
         """The output (N×C_out) at ``(r, c)``, reading only the causal neighbourhood from ``buffer``."""
         kw = self.kernel[1]
         patch = buffer[:, :, r:r + self.rows, c:c + kw].reshape(buffer.shape[0], -1)
-        return F.linear(patch, self.masked_weight().reshape(self.c_out, -1), self.bias)
+        return F.linear(patch, self.flat_weight(), self.bias)
 
     def at_value(self, value: Tensor) -> Tensor:
         """The output at one position of a 1×1 convolution, from that position's input (N×C_in)."""
         if self.kernel != (1, 1):
             raise ValueError("at_value is only for 1×1 convolutions; use write() and at()")
-        return F.linear(value, self.masked_weight().view(self.c_out, self.c_in), self.bias)
+        return F.linear(value, self.flat_weight(), self.bias)
 
     def row(self, buffer: Tensor, r: int) -> Tensor:
         """The outputs (N×C_out×W) of the whole row ``r`` (all of whose inputs are in ``buffer``)."""

@@ -201,7 +201,7 @@ class DiagonalBiLSTMLayer(nn.Module):
         """Run the right-to-left LSTM over the completed row (``pixels``: its N×C×W values); row r+1 sees
         it (the shift down)."""
         bwd = self.backward_lstm
-        inputs = F.linear(s["inputs"].transpose(1, 2), bwd.input_to_state.masked_weight().flatten(1),
+        inputs = F.linear(s["inputs"].transpose(1, 2), bwd.input_to_state.flat_weight(),
                           bwd.input_to_state.bias)
         inputs = (inputs + F.linear(pixels.transpose(1, 2), self.backward_pixels.weight.flatten(1))).transpose(1, 2)
         width = inputs.shape[-1]

@@ -86,9 +86,17 @@ class SelfAttention2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(n, 3, self.heads, c // self.heads, h * w).transpose(-1, -2).unbind(1)
-        out = F.scaled_dot_product_attention(q, k, v)                       # N × heads × HW × c/heads
-        return x + self.proj(out.transpose(-1, -2).reshape(n, c, h, w))
+        # Split q/k/v and the heads in N×HW×C order: for channels_last maps (the trainer's default) these are views,
+        # and so is the way back, so the 1×1 convs get channels_last tensors forward and backward (the N×C×HW
+        # reshape copied the maps into the other layout, and convolution_backward copied their gradients back).
+        qkv = self.qkv(self.norm(x)).permute(0, 2, 3, 1).reshape(n, h * w, 3, self.heads, c // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)                      # each N × heads × HW × c/heads
+        out = F.scaled_dot_product_attention(q, k, v)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            out = out.transpose(1, 2).reshape(n, h, w, c).permute(0, 3, 1, 2)
+        else:
+            out = out.transpose(-1, -2).reshape(n, c, h, w)
+        return x + self.proj(out)
 
 
 class _Level(nn.Module):

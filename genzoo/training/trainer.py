@@ -525,16 +525,20 @@ class AdversarialTrainer(Trainer):
     def train_step(self) -> dict[str, Tensor]:
         model: AdversarialModel = self.model  # type: ignore[assignment]
         out: dict[str, Tensor] = {}
-        for _ in range(self.cfg.n_critic):
+        fakes = None
+        for i in range(self.cfg.n_critic):
             batch = self._next_batch()
-            d_out = model.discriminator_loss(batch)
+            # The last critic step draws its fakes with gradients and the generator phase reuses them: one
+            # generator forward per step instead of two (``GAN.fakes`` says where that changes anything).
+            fakes = model.fakes(batch) if i == self.cfg.n_critic - 1 else None
+            d_out = model.discriminator_loss(batch, fakes)
             self._apply("discriminator", d_out["loss"])
             model.after_discriminator_step()
         out.update({f"d_{k}" if not k.startswith("d_") else k: v for k, v in d_out.items()})
         # The generator phase needs no gradients for the discriminator's weights: skip computing them.
         model.discriminator.requires_grad_(False)
         try:
-            g_out = model.generator_loss(batch)
+            g_out = model.generator_loss(batch, fakes)
             self._apply("generator", g_out["loss"])
         finally:
             model.discriminator.requires_grad_(True)
