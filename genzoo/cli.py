@@ -403,29 +403,17 @@ def feature_net(dataset: str, data_dir: str | None, shape: str, epochs: int, ret
 @click.option("--samples", default=10, show_default=True, help="New outfits to draw from the naive-Bayes model.")
 @click.option("--smoothing", default=1.0, show_default=True, help="Additive smoothing of the multinomial model.")
 @click.option("--seed", default=0, show_default=True)
-def irm(samples: int, smoothing: float, seed: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (6 significant digits) instead.")
+def irm(samples: int, smoothing: float, seed: int, as_json: bool) -> None:
     """Foster 1st ed. ch. 1: the multinomial and naive-Bayes models of the 50 "Irm" outfits, with the book's numbers."""
     import torch
 
     from .config import ConfigError
-    from .data.irm import COMBINATION_1, COMBINATION_2, FEATURES, irm_observations
-    from .models.categorical import MultinomialModel, NaiveBayesModel
 
     if samples < 0 or smoothing < 0:
         raise ConfigError("--samples and --smoothing must be >= 0")
-    rows = irm_observations()
-    mle = MultinomialModel(FEATURES).fit(rows)
-    smoothed = MultinomialModel(FEATURES, smoothing).fit(rows)
-    nb = NaiveBayesModel(FEATURES).fit(rows)
-    out = {"observations": len(rows), "combinations": mle.combinations,
-           "multinomial": {"parameters": mle.num_parameters, "p(combination 1)": mle.prob(COMBINATION_1),
-                           "p(combination 2)": mle.prob(COMBINATION_2),
-                           f"p(combination 2), smoothing {smoothing:g}": smoothed.prob(COMBINATION_2)},
-           "naive_bayes": {"parameters": nb.num_parameters, "p(combination 1)": nb.prob(COMBINATION_1),
-                           "p(combination 2)": nb.prob(COMBINATION_2), "theta": nb.theta},
-           "combination 1": COMBINATION_1, "combination 2": COMBINATION_2,
-           "samples": nb.sample(samples, torch.Generator().manual_seed(seed))}
-    click.echo(json.dumps(out, indent=2))
+    result = irm_results(samples, smoothing, seed)
+    click.echo(json.dumps(round_floats(result), indent=2) if as_json else format_irm(result))
 
 
 @cli.command("planet-pixel")
@@ -439,8 +427,7 @@ def irm(samples: int, smoothing: float, seed: int) -> None:
 def planet_pixel(dataset: str, data_dir: str | None, shape: str, levels: int, num: int, seed: int, out: Path) -> None:
     """Foster 1st ed. ch. 1 "Planet Pixel": naive Bayes over pixels. Top row: training images; bottom row:
     images whose every pixel is drawn independently from its own histogram. Prints the test bits/dim."""
-    import torch
-
+    from .analysis.irm import format_irm, irm_results, round_floats
     from .analysis.grid import save_grid
     from .config import ConfigError, DataConfig
     from .data import load_images
