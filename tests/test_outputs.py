@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from genzoo.analysis.grid import grid_layout
 from genzoo.cli import cli
 from genzoo.config import ConfigError
 from genzoo.paths import check_writable_output, output_file
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_folders_that_can_be_made_or_reused_pass(tmp_path):
@@ -119,3 +122,43 @@ def test_planet_pixel_out_is_a_folder(tmp_path, mini_data_dir):
     assert json.loads(result.output)["grid"] == str(png)
     layout = grid_layout(png)
     assert layout["rows"] == 2 and layout["cols"] == 3 and layout["origin"][0] > 0   # row labels
+
+
+# -- make demo never deletes an earlier demo ----------------------------------------------------------
+def _fake_genzoo(tmp_path: Path) -> Path:
+    """A stand-in for the genzoo executable that records its arguments and makes the run folder."""
+    script = tmp_path / "genzoo"
+    script.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls.txt"\n'
+                      'if [ "$1" = train ]; then while [ $# -gt 0 ]; do [ "$1" = --out ] && mkdir -p "$2" && '
+                      'touch "$2/config.yaml"; shift; done; fi\n')
+    script.chmod(0o755)
+    return script
+
+
+def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GENZOO": str(tmp_path / "genzoo"), "DEMO_EPOCHS": "1"}
+    return subprocess.run(["bash", str(REPO / "scripts" / "demo.sh"), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+
+
+def test_demo_trains_into_a_new_folder_each_time(tmp_path):
+    _fake_genzoo(tmp_path)
+    first = _demo(tmp_path)
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "runs" / "demo-vae-digits" / "mine.txt").write_text("keep me")
+    second = _demo(tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "runs" / "demo-vae-digits" / "mine.txt").read_text() == "keep me"   # untouched
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    trains = [c for c in calls if c.startswith("train")]
+    assert trains[0].endswith("--out runs/demo-vae-digits") and trains[1].endswith("--out runs/demo-vae-digits-2")
+    assert "runs/demo-vae-digits-2/samples/demo-samples.png" in second.stdout
+    assert any(c.startswith("analyze runs/demo-vae-digits-2 reconstructions") for c in calls)
+
+
+def test_demo_refuses_an_existing_chosen_folder(tmp_path):
+    _fake_genzoo(tmp_path)
+    (tmp_path / "mine").mkdir()
+    result = _demo(tmp_path, "mine")
+    assert result.returncode == 2 and "mine already exists" in result.stderr and "make demo-clean" in result.stderr
+    assert not (tmp_path / "calls.txt").exists()                          # nothing ran
