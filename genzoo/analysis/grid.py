@@ -2,8 +2,8 @@
 each column and a label beside each row, drawn into the image so the PNG explains itself.
 
 The labelled PNG records where its image cells are in a ``genzoo-grid`` text chunk (JSON: rows, cols,
-cell size, padding, scale and the pixel origin of the unlabelled grid), so tools and tests can find the
-cells without guessing the label strips' sizes.
+cell size, padding, scale, the pixel origin of the unlabelled grid and the labels), so tools and tests can
+find the cells and read the labels without guessing the label strips' sizes.
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def labelled_grid(images: Tensor, nrow: int | None = None, scale: int = 1, *,
         y = top + padding * scale // 2 + i * cell_h + (cell_h - th) // 2
         draw.multiline_text((left - MARGIN - tw, y), text, fill=ink, font=font(), spacing=2, align="right")
     layout = {"rows": rows, "cols": nrow, "cell": [h, w], "channels": c, "padding": padding, "scale": scale,
-              "origin": [left, top]}
+              "origin": [left, top], "col_labels": list(col_labels or []), "row_labels": list(row_labels or [])}
     return canvas, layout
 
 
