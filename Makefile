@@ -1,14 +1,15 @@
 # genzoo: two commands do all set-up on a fresh machine.
 #   make demo   installs everything, trains the book's VAE on Fashion-MNIST, writes samples + reconstructions
+#               (into runs/demo-vae-digits, or runs/demo-vae-digits-N if that exists; never deletes a run)
 #   make test   installs everything and runs the test suite (slow tests excluded; `make test-slow` runs them)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_RUN ?= runs/demo-vae-digits
+DEMO_RUN ?=
 DEMO_EPOCHS ?= 2
 
-.PHONY: setup system-packages demo test test-slow bench clean
+.PHONY: setup system-packages demo demo-clean test test-slow bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +25,12 @@ system-packages:
 setup: system-packages $(VENV)/.installed
 
 demo: setup
-	rm -rf $(DEMO_RUN)
-	$(VENV)/bin/genzoo train vae-digits --epochs $(DEMO_EPOCHS) --out $(DEMO_RUN)
-	$(VENV)/bin/genzoo sample $(DEMO_RUN) -n 64 --seed 0 --out $(DEMO_RUN)/samples/demo-samples.png
-	$(VENV)/bin/genzoo analyze $(DEMO_RUN) reconstructions
-	$(VENV)/bin/genzoo analyze $(DEMO_RUN) latent-scatter
-	@echo "Samples: $(DEMO_RUN)/samples/demo-samples.png  Reconstructions: $(DEMO_RUN)/analysis/reconstructions.png"
+	@GENZOO=$(VENV)/bin/genzoo DEMO_EPOCHS=$(DEMO_EPOCHS) bash scripts/demo.sh $(DEMO_RUN)
+
+# Deletes the runs `make demo` made (runs/demo-vae-digits and runs/demo-vae-digits-N), and says which.
+demo-clean:
+	@for d in runs/demo-vae-digits runs/demo-vae-digits-[0-9]*; do \
+		if [ -d "$$d" ]; then echo "removing $$d"; rm -rf "$$d"; fi; done
 
 test: setup
 	$(PY) -m pytest -q

@@ -86,7 +86,7 @@ def main() -> None:
     from genzoo.metrics.compare import compare_runs
 
     runs = [args.root / r for r in recipes if (args.root / r / "eval.json").exists()]
-    result = compare_runs(runs, args.root / "report")
+    result = compare_runs(runs, args.root)   # ROOT/report.md and ROOT/report.html
     print(result["text"])
     print(result["note"])
     (args.root / "report.json").write_text(json.dumps(result["rows"], indent=2))

@@ -146,7 +146,10 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-n", "--num", default=64, show_default=True, help="Number of images.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="PNG path (default RUN_DIR/samples/sample-SEED.png).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output folder (default RUN_DIR/samples): writes KIND-SEED.png and KIND-SEED.safetensors (point "
+                   "models: KIND-SEED.csv), KIND = sample, complete, trajectory, interpolate or buffer. A path ending "
+                   "in .png is taken as the grid's file name.")
 @click.option("--label", type=int, help="Class label for conditional models (default: cycle through classes).")
 @click.option("--no-ema", is_flag=True, help="Use the raw weights even when EMA weights exist.")
 @click.option("--nrow", type=int, default=8, show_default=True)
@@ -180,18 +183,24 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool) -> None:
-    """Draw -n images from RUN_DIR's newest checkpoint: a PNG grid and a .safetensors tensor file."""
+    """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
+    from .config import ConfigError
+    from .paths import output_file
+
+    if num < 1:
+        raise ConfigError("-n must be >= 1")
+    kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
+            "interpolate" if interpolate else "buffer" if from_buffer else "sample")
+    out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png")   # refused now, not after the sampling
+
     import torch
     import torch.nn.functional as F
     from safetensors.torch import save_file
 
     from .analysis.grid import save_grid
-    from .config import ConfigError
     from .runs import load_run
     from .sampling import GRID_LIMIT, sample_in_chunks
 
-    if num < 1:
-        raise ConfigError("-n must be >= 1")
     _command_threads()
     if num > GRID_LIMIT and (complete or mask or trajectory or interpolate or from_buffer):
         raise ConfigError(f"-n {num}: --complete, --mask, --trajectory, --interpolate and --from-buffer draw one "
@@ -264,36 +273,56 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
         _sample_points(run_dir, model, num, seed, out, g, extra)
         return
     complete = complete or mask is not None
-    kind = "complete" if complete else "trajectory" if trajectory else "interpolate" if interpolate else "sample"
+    what = f"{cfg.recipe}, seed {seed}" + ("" if label is None else f", class {label}")
+    labels: dict = {}
     with torch.inference_mode():
         if complete:
             images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra, mask, resample)
             nrow = 3
+            h = model.config.input_shape[1]
+            region = f"the {mask} region" if mask not in (None, "bottom") else (
+                f"rows {h // 2 if start_row is None else start_row}-{h - 1}")
+            labels = {"col_labels": ["original", "given", "completion"],
+                      "title": f"{what}: {split} images, {region} generated (grey in 'given')"}
         elif trajectory:
             images = model.trajectory(num, 10, generator=g, condition=condition, **extra)
-            nrow = images.shape[0] // (getattr(model, "trajectory_rows_per_image", 2) * num)
+            per_image = getattr(model, "trajectory_rows_per_image", 2)
+            nrow = images.shape[0] // (per_image * num)
+            steps_shown = list(model.last_trajectory_steps)
+            if per_image == 2:   # diffusion: x_t, then the network's prediction of x_0, at each step t
+                labels = {"col_labels": [f"t={t}" for t in steps_shown], "row_labels": ["x_t", "predicted x₀"] * num,
+                          "title": f"{what}: reverse diffusion from pure noise (t={steps_shown[0]}) to the image (t=0)"}
+            else:                # energy-based: one Langevin chain per row
+                labels = {"col_labels": [str(k) for k in steps_shown],
+                          "title": f"{what}: Langevin chains from uniform noise; column header: Langevin step"}
         elif interpolate:
             del extra["sampler"], extra["eta"]
             pairs = max(1, num // 10)
             images = model.interpolate(pairs, 10, generator=g, condition=None if condition is None else condition[:pairs],
                                        **extra)
             nrow = 10
+            labels = {"col_labels": [f"{w:.2f}" for w in torch.linspace(0, 1, 10).tolist()],
+                      "row_labels": [f"pair {i + 1}" for i in range(pairs)],
+                      "title": f"{what}: deterministic DDIM from spherically interpolated noise; header: weight of "
+                               f"the second noise"}
         elif from_buffer:
             images = model.buffer_samples(num, generator=g)
+            labels = {"title": f"{what}: {num} random chains of the training replay buffer"}
         else:
             images = sample_in_chunks(model, num, generator=g, condition=condition, progress=_chunk_progress(num),
                                       **extra)
-    kind = "buffer" if from_buffer else kind
-    out = out or run_dir / "samples" / f"{kind}-{seed}.png"
+            cycled = "" if label is not None or not model.config.num_classes else ", classes in turn"
+            first = f" (the first {GRID_LIMIT} shown)" if num > GRID_LIMIT else ""
+            labels = {"title": f"{what}: {num} samples{cycled}{first}"}
     shown = images[:GRID_LIMIT] if kind == "sample" else images
-    save_grid(shown, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
+    save_grid(shown, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1, **labels)
     tensor_path = out.with_suffix(".safetensors")
     save_file({"images": images.contiguous().cpu()}, str(tensor_path))
     result = {"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}
     if len(shown) < len(images):
         result["grid_shows"] = f"the first {len(shown)} of {len(images)} images (all are in the tensor file)"
     if trajectory:
-        result["steps_shown"] = model.last_trajectory_steps
+        result["steps_shown"] = steps_shown
     click.echo(json.dumps(result))
 
 
@@ -316,7 +345,7 @@ def _chunk_progress(total: int):
     return update
 
 
-def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path | None, generator, extra: dict) -> None:
+def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path, generator, extra: dict) -> None:
     """Point models: the samples over the model's density (PNG) and as CSV in the data's own units."""
     import numpy as np
     import torch
@@ -324,7 +353,6 @@ def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path | None, 
     from .sampling import sample_in_chunks
 
     points = sample_in_chunks(model, num, generator=generator, chunk=65_536, **extra).float()
-    out = out or run_dir / "samples" / f"sample-{seed}.png"
     model.write_samples(points[:20_000], out)     # the plot shows at most 20,000; the CSV has them all
     stats = model.config.standardisation  # saved with the run at training
     raw = points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats else points.double()
@@ -365,7 +393,8 @@ def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, ge
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
                                            "arithmetic", "histograms", "nearest", "curves", "flow", "all"]))
-@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default RUN_DIR/analysis).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output folder (default RUN_DIR/analysis): writes NAME.png and NAME.json per analysis.")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")
 @click.option("-n", "--num", type=int,
               help="Size of the analysis: images (reconstructions 10, nearest 8, arithmetic 5), points "
@@ -375,6 +404,9 @@ def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, ge
 def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | None, seed: int,
             attribute: str | None) -> None:
     """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
+    from .paths import check_writable_output
+
+    check_writable_output(out if out is not None else run_dir / "analysis", "--out folder")
     from .analysis import run_analysis
 
     _command_threads()
@@ -414,11 +446,16 @@ def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: 
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path),
-              help="Also write OUT.md and OUT.html (table, sample grids and curves side by side).")
+              help="Output folder: also write OUT/report.md and OUT/report.html (table, sample grids and curves side "
+                   "by side). A path ending in .md or .html names the report itself (both are written).")
 def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     """Print one table of the eval.json of each RUN_DIR (run `genzoo eval` on them first)."""
-    from .metrics.compare import compare_runs
+    from .metrics.compare import compare_runs, report_paths
+    from .paths import check_writable_output
 
+    if out is not None:
+        for path in report_paths(out):
+            check_writable_output(path, "report file", folder=False)
     result = compare_runs(list(run_dirs), out)
     click.echo(result["text"])
     if result.get("note"):
@@ -455,29 +492,16 @@ def feature_net(dataset: str, data_dir: str | None, shape: str, epochs: int, ret
 @click.option("--samples", default=10, show_default=True, help="New outfits to draw from the naive-Bayes model.")
 @click.option("--smoothing", default=1.0, show_default=True, help="Additive smoothing of the multinomial model.")
 @click.option("--seed", default=0, show_default=True)
-def irm(samples: int, smoothing: float, seed: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (6 significant digits) instead.")
+def irm(samples: int, smoothing: float, seed: int, as_json: bool) -> None:
     """Foster 1st ed. ch. 1: the multinomial and naive-Bayes models of the 50 "Irm" outfits, with the book's numbers."""
-    import torch
-
+    from .analysis.irm import format_irm, irm_results, round_floats
     from .config import ConfigError
-    from .data.irm import COMBINATION_1, COMBINATION_2, FEATURES, irm_observations
-    from .models.categorical import MultinomialModel, NaiveBayesModel
 
     if samples < 0 or smoothing < 0:
         raise ConfigError("--samples and --smoothing must be >= 0")
-    rows = irm_observations()
-    mle = MultinomialModel(FEATURES).fit(rows)
-    smoothed = MultinomialModel(FEATURES, smoothing).fit(rows)
-    nb = NaiveBayesModel(FEATURES).fit(rows)
-    out = {"observations": len(rows), "combinations": mle.combinations,
-           "multinomial": {"parameters": mle.num_parameters, "p(combination 1)": mle.prob(COMBINATION_1),
-                           "p(combination 2)": mle.prob(COMBINATION_2),
-                           f"p(combination 2), smoothing {smoothing:g}": smoothed.prob(COMBINATION_2)},
-           "naive_bayes": {"parameters": nb.num_parameters, "p(combination 1)": nb.prob(COMBINATION_1),
-                           "p(combination 2)": nb.prob(COMBINATION_2), "theta": nb.theta},
-           "combination 1": COMBINATION_1, "combination 2": COMBINATION_2,
-           "samples": nb.sample(samples, torch.Generator().manual_seed(seed))}
-    click.echo(json.dumps(out, indent=2))
+    result = irm_results(samples, smoothing, seed)
+    click.echo(json.dumps(round_floats(result), indent=2) if as_json else format_irm(result))
 
 
 @cli.command("planet-pixel")
@@ -487,10 +511,16 @@ def irm(samples: int, smoothing: float, seed: int) -> None:
 @click.option("--levels", default=256, show_default=True, help="Values per pixel channel (the book: a 256-colour palette).")
 @click.option("-n", "--num", default=10, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("planet-pixel.png"), show_default=True)
-def planet_pixel(dataset: str, data_dir: str | None, shape: str, levels: int, num: int, seed: int, out: Path) -> None:
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output folder (default: the current folder): writes planet-pixel.png. A path ending in .png "
+                   "is taken as the file name.")
+def planet_pixel(dataset: str, data_dir: str | None, shape: str, levels: int, num: int, seed: int,
+                 out: Path | None) -> None:
     """Foster 1st ed. ch. 1 "Planet Pixel": naive Bayes over pixels. Top row: training images; bottom row:
     images whose every pixel is drawn independently from its own histogram. Prints the test bits/dim."""
+    from .paths import output_file
+
+    out = output_file(out, Path("."), "planet-pixel.png")
     import torch
 
     from .analysis.grid import save_grid
@@ -517,7 +547,10 @@ def planet_pixel(dataset: str, data_dir: str | None, shape: str, levels: int, nu
     train = integers("train")
     samples = pixel_naive_bayes_sample(train, levels, num, generator=torch.Generator().manual_seed(seed))
     grid = torch.cat([train[:num], samples]).float() / (levels - 1)
-    save_grid(grid, out, nrow=num, scale=2 if w <= 32 else 1)
+    save_grid(grid, out, nrow=num, scale=2 if w <= 32 else 1,
+              row_labels=["training\nimages", "naive Bayes\nsamples"],
+              title=f"Planet Pixel ({dataset}, {levels} levels): every pixel of a sample drawn independently from "
+                    f"its own histogram")
     try:
         bits = independent_pixel_bits(train, integers("test"), levels)
     except DataError:   # a dataset without a test split: no held-out number

@@ -69,16 +69,10 @@ def _setup(cfg: RunConfig, dist: DistInfo) -> ThreadPlan:
 
 def check_run_folder(run_dir: Path) -> None:
     """Refuse, before any work, a ``--out`` that cannot become a new run folder (with the reason and the fix)."""
+    from .paths import check_writable_output
+
     run_dir = Path(run_dir)
-    for parent in [run_dir, *run_dir.parents]:
-        if parent.exists() and not parent.is_dir():
-            where = "is a file" if parent == run_dir else f"is below {parent}, which is a file"
-            raise ConfigError(f"--out {run_dir} {where}; a run needs a folder: choose another --out")
-        if parent.exists():
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise ConfigError(f"--out {run_dir}: cannot write in {parent} (permission denied); choose another "
-                                  f"--out")
-            break
+    check_writable_output(run_dir, "run folder (--out)")
     if not run_dir.exists():
         return
     if latest_checkpoint(run_dir) is not None:

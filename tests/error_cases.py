@@ -155,7 +155,7 @@ CASES: list[Case] = [
     Case("points of one coordinate", _points("1\n2\n3\n"), "coordinate"),
     # -- run folders
     Case("`--out` a folder of your own files", _non_run_folder, "not a genzoo run"),
-    Case("`--out` below a file", _make_file, "which is a file"),
+    Case("`--out` below a file", _make_file, "is a file, not a folder"),
     Case("`--out` a folder that already holds a run", lambda t, r: ["train", "vae-digits", "--data-dir", str(MINI),
                                                                     "--out", str(r), *QUICK], "already holds a run"),
     Case("`resume` of a folder that is not a run", lambda t, r: ["resume", str(t)], "config.yaml not found"),

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -18,6 +19,8 @@ from torch import nn
 from conftest import MINI_FASHION
 from genzoo.analysis import run_analysis
 from genzoo.analysis import run as analysis_run
+from genzoo.analysis.grid import grid_layout, make_grid, save_grid
+from genzoo.analysis.plots import class_colours, scatter_figure
 from genzoo.analysis.curves import metric_groups, numeric_series, read_metrics, wants_log_scale
 from genzoo.analysis.latent import (add_vector, attribute_vector, gaussian_fit_stats, latent_grid, lerp,
                                     nearest_neighbours, normal_quantiles, pca_2d, sample_codes, slerp)
@@ -30,7 +33,7 @@ PAD = 2  # save_grid's padding
 
 
 def grid_size(cols: int, rows: int, side: int = 28, scale: int = 2) -> tuple[int, int]:
-    """Pixel size (width, height) of a save_grid PNG of ``rows×cols`` images."""
+    """Pixel size (width, height) of the image cells of a save_grid PNG of ``rows×cols`` images."""
     return ((cols * (side + PAD) + PAD) * scale, (rows * (side + PAD) + PAD) * scale)
 
 
@@ -40,6 +43,24 @@ def png_size(path: str | Path) -> tuple[int, int]:
     with Image.open(path) as im:
         assert im.format == "PNG"
         return im.size
+
+
+def labelled_grid_size(path: str | Path, side: int = 28) -> tuple[int, int]:
+    """(cols, rows) of a labelled save_grid PNG, after checking that the PNG is its image cells (at the
+    recorded scale, at least 2) plus label strips left and above, and that those strips carry text."""
+    layout = grid_layout(path)
+    cols, rows, scale = layout["cols"], layout["rows"], layout["scale"]
+    assert layout["cell"] == [side, side] and scale >= 2
+    left, top = layout["origin"]
+    w, h = png_size(path)
+    cells = grid_size(cols, rows, side, scale)
+    assert h == top + cells[1] and w >= left + cells[0] and top > 0
+    with Image.open(path) as im:
+        grey = np.asarray(im.convert("L"))
+    assert grey[:top].min() < 100                      # the title / header strip is not blank
+    if left:
+        assert grey[top:, :left].min() < 100           # nor the row labels
+    return cols, rows
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -172,6 +193,55 @@ def test_curves_reading_and_grouping(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
+# Labelled grids and the scatter plot's colours
+
+
+def test_unlabelled_grid_is_the_plain_grid(tmp_path):
+    images = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    path = save_grid(images, tmp_path / "g.png", nrow=3, scale=2)
+    assert png_size(path) == grid_size(3, 2) and grid_layout(path)["origin"] == [0, 0]
+    assert np.array_equal(np.asarray(Image.open(path)), np.kron(make_grid(images, 3), np.ones((2, 2), np.uint8)))
+
+
+def test_labelled_grid_keeps_the_images_and_draws_the_labels(tmp_path):
+    images = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    path = save_grid(images, tmp_path / "g.png", nrow=3, scale=2, row_labels=["original", "reconstruction"],
+                     col_labels=["a", "b", "c"], title="a title")
+    layout = grid_layout(path)
+    left, top = layout["origin"]
+    assert layout["rows"] == 2 and layout["cols"] == 3 and layout["scale"] == 2 and left > 40 and top > 20
+    assert png_size(path) == (left + grid_size(3, 2)[0], top + grid_size(3, 2)[1])
+    pixels = np.asarray(Image.open(path))
+    cells = np.kron(make_grid(images, 3), np.ones((2, 2), np.uint8))
+    assert np.array_equal(pixels[top:, left:], cells)             # the images are untouched, just moved
+    assert pixels[top:, :left].min() < 100 and pixels[:top].min() < 100   # text in both label strips
+    assert labelled_grid_size(path) == (3, 2)
+    with pytest.raises(ValueError, match="3 row labels for 2 rows"):
+        save_grid(images, tmp_path / "bad.png", nrow=3, row_labels=["x", "y", "z"])
+
+
+def test_labelled_grid_enlarges_small_images_until_headers_fit(tmp_path):
+    """16×16 completions at scale 2 are 36 px wide, too narrow for "completion": the grid scales them up."""
+    images = torch.rand(9, 3, 16, 16)
+    path = save_grid(images, tmp_path / "c.png", nrow=3, scale=2, col_labels=["original", "given", "completion"])
+    layout = grid_layout(path)
+    assert layout["scale"] >= 4 and layout["channels"] == 3
+    assert Image.open(path).mode == "RGB" and labelled_grid_size(path, side=16) == (3, 3)
+
+
+def test_scatter_uses_distinct_colours_and_names_the_classes():
+    colours = class_colours(10)
+    assert len(set(colours)) == 10 and class_colours(20) is not None and class_colours(21) is None
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    points = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    fig = scatter_figure(points, torch.arange(200) % 10, "t", names)
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [f"{i}: {n}" for i, n in enumerate(names)]
+    fig = scatter_figure(points, torch.arange(200) % 30, "t")       # too many classes: a colour bar instead
+    assert fig.axes[0].get_legend() is None and len(fig.axes) == 2
+
+
+# --------------------------------------------------------------------------------------------------
 # On trained runs
 
 
@@ -185,11 +255,11 @@ def test_all_on_a_vae_writes_every_analysis(runs, tmp_path):
     for name in r:
         assert (out / f"{name}.png").exists() and (out / f"{name}.json").exists()
         assert json.loads((out / f"{name}.json").read_text())["analysis"] == name
-    assert png_size(out / "reconstructions.png") == grid_size(10, 2)
-    assert png_size(out / "latent-grid.png") == grid_size(15, 15)
-    assert png_size(out / "interpolate.png") == grid_size(10 + 2, 4)
-    assert png_size(out / "arithmetic.png") == grid_size(1 + 9, 5)
-    assert png_size(out / "nearest.png") == grid_size(8, 2)
+    assert labelled_grid_size(out / "reconstructions.png") == (10, 2)
+    assert labelled_grid_size(out / "latent-grid.png") == (15, 15)
+    assert labelled_grid_size(out / "interpolate.png") == (10 + 2, 4)
+    assert labelled_grid_size(out / "arithmetic.png") == (1 + 9, 5)
+    assert labelled_grid_size(out / "nearest.png") == (8, 2)
     for name in ("latent-scatter", "histograms", "curves"):
         w, h = png_size(out / f"{name}.png")
         assert w > 300 and h > 200
@@ -208,7 +278,7 @@ def test_all_on_a_vae_writes_every_analysis(runs, tmp_path):
 
 def test_reconstruction_error_matches_the_model(runs, tmp_path):
     result = run_analysis(runs["ae"], "reconstructions", out_dir=tmp_path, n=4)
-    assert png_size(tmp_path / "reconstructions.png") == grid_size(4, 2)
+    assert labelled_grid_size(tmp_path / "reconstructions.png") == (4, 2)
     from genzoo.data import load_images
 
     cfg, model = load_run(runs["ae"])
@@ -226,7 +296,7 @@ def test_cli_analyze_prints_json_and_defaults_to_run_folder(runs):
     result = json.loads(r.stdout)
     assert result["attribute"] == "class 1 (Trouser) vs the rest" and result["rows"] == 3
     assert Path(result["files"][0]) == runs["ae"] / "analysis" / "arithmetic.png"
-    assert png_size(result["files"][0]) == grid_size(10, 3)
+    assert labelled_grid_size(result["files"][0]) == (10, 3)
     bad = CliRunner().invoke(cli, ["analyze", str(runs["ae"]), "arithmetic", "--attribute", "42"])
     assert bad.exit_code == 2 and "classes 0..9" in bad.output
 
@@ -289,7 +359,7 @@ def test_generator_only_models_skip_encoder_analyses(runs, tmp_path, monkeypatch
     assert all("encoder" in why for name, why in result["skipped"].items() if name != "flow")
     r = result["results"]
     assert r["interpolate"]["method"].startswith("spherical")
-    assert png_size(tmp_path / "interpolate.png") == grid_size(6, 4)
-    assert png_size(tmp_path / "latent-grid.png") == grid_size(6, 6)
-    assert png_size(tmp_path / "nearest.png") == grid_size(6, 2)
+    assert labelled_grid_size(tmp_path / "interpolate.png") == (6, 4)
+    assert labelled_grid_size(tmp_path / "latent-grid.png") == (6, 6)
+    assert labelled_grid_size(tmp_path / "nearest.png") == (6, 2)
     assert r["latent-grid"]["span"].startswith("N(0, 1)")

@@ -1,6 +1,7 @@
 """Foster 1st ed. ch. 1: the Irm outfit table and the multinomial / naive-Bayes models reproduce the book's numbers."""
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -56,12 +57,50 @@ def test_pixel_naive_bayes_draws_each_pixel_from_its_own_histogram():
     assert int(out[:, 0, 1:].max()) == 0 and int(out[:, 0, 1, 0].max()) == 0
 
 
-def test_irm_command():
+def test_irm_command_prints_the_books_table():
     result = CliRunner().invoke(cli, ["irm", "--samples", "3"], catch_exceptions=False)
     assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert "7 × 6 × 3 × 4 × 8 = 4,032 combinations" in lines[1]
+    rows = {line.split("  ")[0]: line.split() for line in lines if line.startswith(("multinomial", "naive Bayes  "))}
+    mle, smoothed, nb = (rows[k] for k in ("multinomial (maximum likelihood)", "multinomial, additive smoothing 1",
+                                          "naive Bayes"))
+    assert mle[-7:] == ["4,031", "2/50", "=", "0.04", "0/50", "=", "0"]
+    assert smoothed[-7:] == ["4,031", "3/4,082", "=", "0.00073", "1/4,082", "=", "0.00024"]
+    assert nb[-3:] == ["23", "0.0054", "0.00098"]
+    assert "p(combination 1) = 0.46 × 0.16 × 0.44 × 0.38 × 0.44 = 0.0054" in result.output
+    assert "long straight 23 (0.46)" in result.output and "silver grey 24 (0.48)" in result.output
+    samples = [line for line in lines if line[:4].strip().rstrip(".").isdigit()]
+    assert len(samples) == 3 and all(line.count(",") == 2 for line in samples)
+    assert not re.search(r"\de-\d|\d{7}", result.output)                  # no float noise
+
+
+def test_irm_json_has_no_float_noise():
+    result = CliRunner().invoke(cli, ["irm", "--samples", "2", "--json"], catch_exceptions=False)
     out = json.loads(result.stdout)
     assert out["multinomial"]["parameters"] == 4031 and out["naive_bayes"]["parameters"] == 23
-    assert round(out["naive_bayes"]["p(combination 1)"], 4) == 0.0054 and len(out["samples"]) == 3
+    assert out["naive_bayes"]["p(combination 1)"] == 0.0054146 and len(out["samples"]) == 2
+
+    def floats(v):
+        if isinstance(v, float):
+            yield v
+        elif isinstance(v, dict):
+            for x in v.values():
+                yield from floats(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from floats(x)
+    assert all(len(f"{x:.15g}".lstrip("-0.").replace(".", "")) <= 6 for x in floats(out))
+    assert CliRunner().invoke(cli, ["irm", "--samples", "0"]).exit_code == 0
+
+
+def test_irm_probabilities_print_as_the_book_does():
+    from genzoo.analysis.irm import outfit, prob
+
+    assert [prob(x) for x in (0.04, 0.0054146, 0.46, 0.000734934, 0, 1.0)] == ["0.04", "0.0054", "0.46", "0.00073",
+                                                                                "0", "1"]
+    assert outfit(COMBINATION_1) == "long straight red hair, round glasses, white crew-neck T-shirt"
+    assert outfit({**COMBINATION_1, "hairstyle": "no hair", "glasses": "none"}).startswith("no hair, no glasses")
 
 
 def test_planet_pixel_command(tmp_path, mini_data_dir):

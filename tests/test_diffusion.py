@@ -453,6 +453,12 @@ def test_train_resume_sample_and_eval_end_to_end(tmp_path, trained_runs):
         result = runner.invoke(cli, ["sample", str(run), *extra], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["shape"] == shape
+    from genzoo.analysis.grid import grid_layout
+
+    layout = grid_layout(run / "samples" / "trajectory-0.png")       # the grids say what they show
+    assert layout["col_labels"][0] == "t=40" and layout["col_labels"][-1] == "t=0"
+    assert layout["row_labels"] == ["x_t", "predicted x₀"] * 2
+    assert grid_layout(run / "samples" / "complete-0.png")["col_labels"] == ["original", "given", "completion"]
     result = runner.invoke(cli, ["analyze", str(run), "all"], catch_exceptions=False)
     assert result.exit_code == 0, result.output          # nothing applies, and it says so instead of crashing
     result = runner.invoke(cli, ["eval", str(run), "--metrics", "vlb", "--vlb-images", "8", "--vlb-t", "0"],

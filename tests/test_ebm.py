@@ -171,6 +171,10 @@ def test_ebm_cli_train_resume_sample_chains_buffer(tmp_path, mini_data_dir):
     result = runner.invoke(cli, ["sample", str(run), "-n", "3", "--trajectory", "--steps", "10"], catch_exceptions=False)
     out = json.loads(result.stdout)
     assert out["shape"] == [33, 1, 28, 28] and out["steps_shown"][0] == 0 and out["steps_shown"][-1] == 10
+    from genzoo.analysis.grid import grid_layout
+
+    layout = grid_layout(out["grid"])                  # a column per snapshot, headed by its Langevin step
+    assert layout["rows"] == 3 and layout["col_labels"] == [str(k) for k in out["steps_shown"]]
     result = runner.invoke(cli, ["sample", str(run), "-n", "5", "--from-buffer"], catch_exceptions=False)
     assert json.loads(result.stdout)["shape"] == [5, 1, 28, 28]
     result = runner.invoke(cli, ["sample", str(run), "-n", "2", "--eta", "0.5"])

@@ -2,6 +2,7 @@
 cases and on real images under corruption, the feature network, `genzoo eval` and `genzoo compare`."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -213,13 +214,13 @@ def test_eval_and_compare_end_to_end(tmp_path, mini_net):
     r = runner.invoke(cli, ["eval", str(gan), "--metrics", "fidd"])
     assert r.exit_code != 0 and "unknown metric" in r.output
 
-    report = tmp_path / "report"
+    report = tmp_path / "report"                           # --out is a folder: report/report.{md,html}
     r = runner.invoke(cli, ["compare", str(vae), str(gan), "--out", str(report)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert "FID" in r.output and "vae" in r.output and "gan" in r.output
-    md = (tmp_path / "report.md").read_text()
-    assert f"{m['fid']['value']:.3f}"[:4] in md and "![samples]" in md
-    assert "<table" in (tmp_path / "report.html").read_text()
+    assert "FID" in r.output and "vae" in r.output and "gan" in r.output and "bits/dim 8-bit" in r.output
+    md = (report / "report.md").read_text()
+    assert f"{m['fid']['value']:.3f}"[:4] in md and "![samples](../vae/samples/" in md
+    assert "<table" in (report / "report.html").read_text()
 
 
 def test_inception_features_say_what_is_missing(monkeypatch):
@@ -255,3 +256,54 @@ def test_feature_net_refuses_unlabelled_data(tmp_path):
     cfg = DataConfig(name="image-folder", data_dir=str(folder))
     with pytest.raises(ConfigError, match="no class labels"):
         get_feature_net(cfg, (1, 28, 28), epochs=1, progress=False, log=lambda m: None)
+
+
+# -- compare: bits/dim of different scales ------------------------------------------------------------
+def _fake_run(root: Path, name: str, metrics: dict) -> Path:
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "eval.json").write_text(json.dumps({"recipe": name, "metrics": metrics}))
+    return run
+
+
+def test_compare_keeps_bits_per_dim_of_different_scales_apart(tmp_path):
+    from genzoo.metrics.compare import compare_runs
+
+    runs = [_fake_run(tmp_path, "vae", {"elbo": {"elbo_nats": -3000.0, "bits_per_dim_8bit": 5.5}}),
+            _fake_run(tmp_path, "pixel4", {"nll": {"log_prob_nats": -150.0, "bits_per_dim": 0.845, "levels": 4}}),
+            _fake_run(tmp_path, "binary", {"nll": {"log_prob_nats": -60.0, "bits_per_dim": 0.125, "levels": 2}}),
+            _fake_run(tmp_path, "ddpm", {"vlb": {"bound_nats": -2000.0, "bits_per_dim": 3.68}}),
+            _fake_run(tmp_path, "pixel256", {"nll": {"log_prob_nats": -2100.0, "bits_per_dim": 3.9, "levels": 256}}),
+            _fake_run(tmp_path, "gan", {})]
+    result = compare_runs(runs, tmp_path / "out")
+    header, *lines = result["text"].splitlines()
+    cols = header.split("  ")
+    cols = [c.strip() for c in cols if c.strip()]
+    assert [c for c in cols if c.startswith("bits/dim")] == ["bits/dim 8-bit↓", "bits/dim 4-level↓",
+                                                             "bits/dim 2-level↓"]
+    table = {r["run"]: r for r in result["rows"]}
+    assert table["vae"]["bpd_scale"] == "8-bit" and table["ddpm"]["bpd_scale"] == "8-bit"
+    assert table["pixel256"]["bpd_scale"] == "8-bit" and table["pixel4"]["bpd_scale"] == "4-level"
+    assert table["gan"]["bpd_scale"] is None
+    md = (tmp_path / "out" / "report.md").read_text()
+    md_rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in md.splitlines() if line.startswith("| ")}
+    head = [c.strip("| ") for c in md_rows["run"]]
+    col8, col4, col2 = (head.index(f"bits/dim {s}↓") for s in ("8-bit", "4-level", "2-level"))
+    assert md_rows["vae"][col8] == "5.500" and md_rows["vae"][col4] == "–" and md_rows["vae"][col2] == "–"
+    assert md_rows["pixel4"][col4] == "0.845" and md_rows["pixel4"][col8] == "–"
+    assert md_rows["binary"][col2] == "0.125" and md_rows["ddpm"][col8] == "3.680"
+    assert "compare only within a column" in md
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<th>bits/dim 8-bit↓</th>" in page and "<th>bits/dim 4-level↓</th>" in page
+    alone = compare_runs(runs[-1:])                               # no likelihood at all: no bits/dim column
+    assert "bits/dim" not in alone["text"] and "compare only within" not in alone["note"]
+
+
+def test_compare_out_spellings_and_bad_paths(tmp_path):
+    run = _fake_run(tmp_path, "vae", {"elbo": {"elbo_nats": -3000.0, "bits_per_dim_8bit": 5.5}})
+    runner = CliRunner()
+    r = runner.invoke(cli, ["compare", str(run), "--out", str(tmp_path / "old" / "table.md")], catch_exceptions=False)
+    assert r.exit_code == 0 and (tmp_path / "old" / "table.md").exists() and (tmp_path / "old" / "table.html").exists()
+    (tmp_path / "file").write_text("x")
+    r = runner.invoke(cli, ["compare", str(run), "--out", str(tmp_path / "file" / "sub")])
+    assert r.exit_code == 2 and f"{tmp_path / 'file'} is a file, not a folder" in r.output

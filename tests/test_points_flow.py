@@ -170,7 +170,7 @@ def test_moons_cli_train_resume_eval_sample_analyze(tmp_path):
     out = json.loads(result.stdout)
     assert set(out["results"]) == {"curves", "flow"} and "latent-scatter" in out["skipped"]
     assert (run / "analysis" / "flow.png").exists()
-    result = runner.invoke(cli, ["compare", str(run), "--out", str(tmp_path / "report")], catch_exceptions=False)
+    result = runner.invoke(cli, ["compare", str(run), "--out", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0 and "nats/point" in (tmp_path / "report.md").read_text()
 
 

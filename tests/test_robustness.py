@@ -128,7 +128,7 @@ def test_out_folder_checks_run_before_any_work(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     r = run_cli(*train_args("vae-digits", afile / "run", 5))
-    assert r.exit_code == 2 and "which is a file" in r.output
+    assert r.exit_code == 2 and "is a file, not a folder" in r.output
     # a failed start (no data there) leaves no empty run folder behind
     r = run_cli("train", "vae-digits", "--data-dir", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "new"),
                 "--max-steps", "5", "--no-progress")

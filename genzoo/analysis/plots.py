@@ -22,12 +22,31 @@ def _save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     return path
 
 
+def class_colours(k: int) -> list | None:
+    """Distinct colours for ``k`` classes: matplotlib's qualitative tab10 (k ≤ 10) or tab20 (k ≤ 20);
+    None beyond that (a continuous colour map is then the only option)."""
+    from matplotlib import colormaps
+
+    if k <= 10:
+        return [colormaps["tab10"](i) for i in range(k)]
+    if k <= 20:
+        return [colormaps["tab20"](i) for i in range(k)]
+    return None
+
+
 def scatter_plot(points: Tensor, labels: Tensor | None, path: str | Path, title: str,
                  class_names: list[str] | None = None, axis_names: tuple[str, str] = ("z[0]", "z[1]")) -> Path:
-    """Codes as points coloured by class with a colour bar (Foster ch. 3, Figs 3-8 and 3-14 use
-    ``cmap='rainbow'``, ``s=2`` and ``plt.colorbar()``)."""
+    """Write :func:`scatter_figure` as a PNG."""
+    return _save(scatter_figure(points, labels, title, class_names, axis_names), path)
+
+
+def scatter_figure(points: Tensor, labels: Tensor | None, title: str, class_names: list[str] | None = None,
+                   axis_names: tuple[str, str] = ("z[0]", "z[1]")) -> Figure:
+    """Codes as points coloured by class (Foster ch. 3, Figs 3-8 and 3-14, ``s=2``). The book's ``rainbow``
+    colour map makes neighbouring classes look alike, so up to 20 classes get qualitative colours (tab10 /
+    tab20) and a legend naming each class; more classes fall back to ``rainbow`` with a colour bar."""
     xy = points.detach().float().cpu().numpy()
-    fig = Figure(figsize=(8, 7))
+    fig = Figure(figsize=(9, 7))
     ax = fig.add_subplot()
     if labels is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=2, alpha=0.6, color="tab:blue")
@@ -36,15 +55,22 @@ def scatter_plot(points: Tensor, labels: Tensor | None, path: str | Path, title:
         k = int(lab.max()) + 1 if len(lab) else 1
         if class_names is not None:
             k = max(k, len(class_names))
-        sc = ax.scatter(xy[:, 0], xy[:, 1], c=lab, cmap="rainbow", s=2, alpha=0.8, vmin=-0.5, vmax=k - 0.5)
-        bar = fig.colorbar(sc, ax=ax, ticks=range(k))
-        if class_names is not None and k <= 30:
-            bar.ax.set_yticklabels([f"{i}: {class_names[i]}" if i < len(class_names) else str(i) for i in range(k)])
+        colours = class_colours(k)
+        if colours is not None:
+            for i in range(k):
+                mine = lab == i
+                name = f"{i}: {class_names[i]}" if class_names is not None and i < len(class_names) else str(i)
+                ax.scatter(xy[mine, 0], xy[mine, 1], s=3, alpha=0.8, color=colours[i], label=name)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=5, fontsize=9, frameon=False,
+                      title="class")
+        else:
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=lab, cmap="rainbow", s=2, alpha=0.8, vmin=-0.5, vmax=k - 0.5)
+            fig.colorbar(sc, ax=ax, label="class")
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def histogram_plot(codes: Tensor, path: str | Path, title: str, max_dims: int = 50, bins: int = 50) -> Path:

@@ -184,11 +184,15 @@ def reconstructions(ctx: Context, n: int) -> dict[str, Any]:
         idx = torch.arange(start, min(start + 256, len(data), MSE_IMAGES))
         errors.append((_reconstruct(ctx, data, idx) - ctx.images01(data, idx)).pow(2).flatten(1).mean(1))
     per_image = torch.cat(errors)
-    png = save_grid(as_pairs_rows(originals, recon), ctx.path("reconstructions"), nrow=len(shown), scale=ctx.scale)
+    decoded = " (decoded from μ)" if _latent_prior(model) == "normal" else ""
+    png = save_grid(as_pairs_rows(originals, recon), ctx.path("reconstructions"), nrow=len(shown), scale=ctx.scale,
+                    row_labels=["original", f"reconstruction\nMSE {mse_shown:.4f}"],
+                    title=f"{ctx.cfg.recipe}: {ctx.split} images and their reconstructions{decoded}; MSE per pixel "
+                          f"on [0, 1]: {mse_shown:.4f} for these, {per_image.mean().item():.4f} over "
+                          f"{len(per_image)} images")
     return ctx.write("reconstructions", {
         "files": [png], "split": ctx.split, "images_shown": len(shown),
-        "layout": "top row: originals; bottom row: reconstructions"
-                  + (" (decoded from μ)" if _latent_prior(model) == "normal" else ""),
+        "layout": "top row: originals; bottom row: reconstructions" + decoded,
         "mse_per_pixel_shown": mse_shown, "mse_per_pixel": per_image.mean().item(),
         "mse_images": len(per_image), "pixel_range": "[0, 1]"})
 
@@ -256,7 +260,10 @@ def latent_grid_analysis(ctx: Context, n: int) -> dict[str, Any]:
     z = latent_grid(xs, ys)
     cond, cond_text = _fixed_condition(ctx, len(z))
     images = decode_codes(model, z, cond)
-    png = save_grid(images, ctx.path("latent-grid"), nrow=n, scale=ctx.scale)
+    title = f"{ctx.cfg.recipe}: images decoded on a grid of the latent plane ({span}); column header z[0], row label z[1]"
+    png = save_grid(images, ctx.path("latent-grid"), nrow=n, scale=ctx.scale, title=title + (
+                    f"; {cond_text}" if cond_text else ""), col_labels=[f"{v:.2f}" for v in xs.tolist()],
+                    row_labels=[f"{v:.2f}" for v in ys.flip(0).tolist()])
     return ctx.write("latent-grid", {
         "files": [png], "grid": [n, n], "z0_values": xs.tolist(), "z1_values_top_to_bottom": ys.flip(0).tolist(),
         "span": span, "condition": cond_text})
@@ -290,6 +297,11 @@ def interpolate(ctx: Context, n: int) -> dict[str, Any]:
                                                                              zip(a_idx, b_idx)],
                 "layout": f"each row: image A, {n} decoded steps, image B"}
         ncol = n + 2
+        weights = [f"{w:.2f}" for w in torch.linspace(0, 1, n).tolist()]
+        labels = {"col_labels": ["A"] + weights + ["B"],
+                  "row_labels": [f"#{int(a)} → #{int(b)}" for a, b in zip(a_idx, b_idx)],
+                  "title": f"{ctx.cfg.recipe}: decoded linear interpolation of the codes of {ctx.split} images A and B; "
+                           f"header: weight of B; row: the two images' indices"}
     else:
         g = ctx.generator(4)
         za, zb = torch.randn(rows, model.config.z_dim, generator=g), torch.randn(rows, model.config.z_dim, generator=g)
@@ -299,7 +311,11 @@ def interpolate(ctx: Context, n: int) -> dict[str, Any]:
         grid = decode_codes(model, path.reshape(rows * n, -1), cond).reshape(rows, n, *model.config.input_shape)
         info = {"method": "spherical interpolation between N(0, I) vectors", "layout": f"each row: {n} steps"}
         ncol = n
-    png = save_grid(grid.reshape(-1, *grid.shape[2:]), ctx.path("interpolate"), nrow=ncol, scale=ctx.scale)
+        labels = {"col_labels": [f"{w:.2f}" for w in torch.linspace(0, 1, n).tolist()],
+                  "row_labels": [f"pair {i + 1}" for i in range(rows)],
+                  "title": f"{ctx.cfg.recipe}: generated along the spherical path between two z ~ N(0, I) per row; "
+                           f"header: interpolation weight"}
+    png = save_grid(grid.reshape(-1, *grid.shape[2:]), ctx.path("interpolate"), nrow=ncol, scale=ctx.scale, **labels)
     return ctx.write("interpolate", {"files": [png], "rows": rows, "steps": n, **info})
 
 
@@ -363,7 +379,11 @@ def arithmetic(ctx: Context, n: int) -> dict[str, Any]:
     decoded = decode_codes(model, moved.reshape(len(pick) * f, -1), cond).reshape(len(pick), f,
                                                                                    *model.config.input_shape)
     grid = torch.cat([ctx.images01(data, pick)[:, None], decoded], 1)
-    png = save_grid(grid.reshape(-1, *grid.shape[2:]), ctx.path("arithmetic"), nrow=f + 1, scale=ctx.scale)
+    png = save_grid(grid.reshape(-1, *grid.shape[2:]), ctx.path("arithmetic"), nrow=f + 1, scale=ctx.scale,
+                    col_labels=["original"] + [f"{k:+g}·v" for k in ARITHMETIC_FACTORS],
+                    row_labels=[f"{ctx.split} #{int(i)}" for i in pick],
+                    title=f"{ctx.cfg.recipe}: each row decodes code(image) + f·v, v = unit vector of {described} "
+                          f"(images without it)")
     proj = codes @ vector
     return ctx.write("arithmetic", {
         "files": [png], "attribute": described, "images_with": int(pool_mask.sum()),
@@ -424,8 +444,13 @@ def nearest(ctx: Context, n: int, metric: str = "l1") -> dict[str, Any]:
     held_idx = ctx.subset(len(held), NEAREST_HELD_OUT, salt=10)
     d_held, _ = nearest_neighbours(ctx.images01(held, held_idx), reference, metric)
     closest = ctx.images01(train, where)
-    png = save_grid(as_pairs_rows(samples, closest), ctx.path("nearest"), nrow=n, scale=ctx.scale)
     mean_s, mean_h = d_samples.mean().item(), d_held.mean().item()
+    unit = "L1" if metric == "l1" else "RMS"
+    png = save_grid(as_pairs_rows(samples, closest), ctx.path("nearest"), nrow=n, scale=ctx.scale,
+                    row_labels=["sample", f"nearest\n{train_split} image"],
+                    col_labels=[f"{unit} {d:.3f}" for d in d_samples.tolist()],
+                    title=f"{ctx.cfg.recipe}: samples above their nearest {train_split} images ({unit} pixel distance "
+                          f"in the header); mean {mean_s:.4f} for samples vs {mean_h:.4f} for {ctx.split} images")
     result = {
         "files": [png], "metric": "mean absolute pixel difference on [0, 1]" if metric == "l1"
         else "root-mean-square pixel difference on [0, 1]",
