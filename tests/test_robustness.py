@@ -263,3 +263,15 @@ def test_a_collapsing_count_costs_one_step_to_rule_out():
     m.run(tuner, 20)
     assert tuner.current == 1 and not tuner.probing
     assert tuner.seconds_at[2] == 1.0                 # a single step at 2 threads
+
+
+def test_slower_steps_at_one_thread_do_not_trigger_probes():
+    """More load cannot make more threads win: at the fewest threads, slower steps are not a reason to probe."""
+    m = FakeMachine({2: 1.0, 1: 0.05})
+    m.threads = 1
+    tuner = ThreadTuner([2, 1], m.set_threads, clock=lambda: m.now, current=1, min_probe_s=0.1, period_s=1000)
+    m.run(tuner, 20)
+    probes = tuner.probes
+    m.times = {2: 2.0, 1: 0.10}                       # heavier load: everything slower
+    m.run(tuner, 200)
+    assert tuner.probes == probes and tuner.current == 1

@@ -115,6 +115,9 @@ class ThreadTuner:
         self._reference = 0.0
         self._recent: list[float] = []
         self._next_probe = 0.0
+        self._drift_probe = False
+        self._drift_backoff = 1.0
+        self._drift_quiet_until = 0.0
         self._begin_probe()
 
     @property
@@ -159,6 +162,11 @@ class ThreadTuner:
                 return
             medians = {n: statistics.median(t) for n, t in self._probe_times.items()}
             best = min(medians, key=medians.get)
+            if self._drift_probe:   # a drift-triggered probe: back off when it changed nothing
+                unchanged = bool(self.choices) and self.choices[-1][1] == best
+                self._drift_backoff = min(self._drift_backoff * 2, 16.0) if unchanged else 1.0
+                self._drift_quiet_until = self.clock() + self._drift_backoff * self.min_probe_s * 20
+                self._drift_probe = False
             self._use(best)
             self.choices.append((self.clock(), best))
             self._reference = medians[best]
@@ -168,10 +176,21 @@ class ThreadTuner:
         self._recent.append(seconds)
         if len(self._recent) > self.window:
             self._recent.pop(0)
-        drifted = (len(self._recent) == self.window
-                   and abs(statistics.median(self._recent) / self._reference - 1) > self.drift)
-        if drifted or self.clock() >= self._next_probe:
+        if self.clock() >= self._next_probe or self._drifted():
             self._begin_probe()
+
+    def _drifted(self) -> bool:
+        """Whether the recent steps moved far enough from the probe's figure that another count may now win:
+        slower steps (load arrived) matter unless we already run the fewest threads, faster ones (load left)
+        unless we already run the most. A drift that a probe then does not confirm doubles the bar's wait."""
+        if len(self._recent) < self.window or self.clock() < self._drift_quiet_until:
+            return False
+        ratio = statistics.median(self._recent) / self._reference
+        slower = ratio > 1 + self.drift and self.current > min(self.candidates)
+        faster = ratio < 1 - self.drift and self.current < max(self.candidates)
+        if slower or faster:
+            self._drift_probe = True
+        return slower or faster
 
     def report(self) -> dict:
         """What was used: the final count, the share of step time at each count, how often it probed."""
