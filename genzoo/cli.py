@@ -5,8 +5,10 @@ are printed as one line naming the cause and the fix, with exit code 2, instead 
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -15,15 +17,35 @@ import click
 from . import __version__
 
 
+_ERROR_CLASSES = (("genzoo.data.types", "DataError"), ("genzoo.training.checkpoint", "CheckpointError"),
+                  ("genzoo.training.trainer", "NonFiniteLossError"))
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions printed as one line. Only modules already imported are asked: an error class whose
+    module was never imported cannot have been raised, and importing it would import torch (seconds)."""
     from .config import ConfigError
-    from .data.types import DataError
-    from .training.checkpoint import CheckpointError
-    from .training.trainer import NonFiniteLossError
-    return ConfigError, DataError, CheckpointError, NonFiniteLossError
+    loaded = [getattr(sys.modules[m], name) for m, name in _ERROR_CLASSES if m in sys.modules]
+    return (ConfigError, *loaded)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a help text: up to a full stop followed by a capital letter, so abbreviations
+    such as "ed. ch. 1" or "e.g. 16" do not end it (click's own short help stops at the first ".")."""
+    first = " ".join(inspect.cleandoc(text or "").split("\n\n")[0].split())
+    match = re.search(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bcf)\.\s+(?=[A-Z])", first)
+    return first[:match.start() + 1] if match else first
+
+
+class _Command(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:  # type: ignore[override]
+        """The whole first sentence, wrapped by the formatter, instead of click's cut at 45 characters."""
+        return self.short_help or first_sentence(self.help or "")
 
 
 class _Group(click.Group):
+    command_class = _Command
+
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
@@ -41,22 +63,26 @@ def cli() -> None:
 @cli.command("list")
 def list_cmd() -> None:
     """Recipes, model families and datasets."""
+    from .catalog import DATASETS, FAMILIES
     from .config import available_recipes, load_recipe
-    from .data import dataset_info, dataset_names
-    from .models import model_families
 
-    click.echo("Recipes:")
+    recipes = []
     for name in available_recipes():
         raw = load_recipe(name)
-        data = (raw.get("data") or {}).get("name", "fashion-mnist")
-        click.echo(f"  {name:<22} family={raw['model']['family']:<12} data={data}")
-    click.echo("\nModel families:")
-    for name, cls in model_families().items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"  {name:<14} {doc}")
-    click.echo("\nDatasets:")
-    for name in dataset_names():
-        click.echo(f"  {name:<14} {dataset_info(name).description}")
+        recipes.append((name, f"family={raw['model']['family']}",
+                        f"data={(raw.get('data') or {}).get('name', 'fashion-mnist')}"))
+    sections = [("Recipes", recipes),
+                ("Model families", [(name, doc) for name, (_, doc) in FAMILIES.items()]),
+                ("Datasets", [(name, doc) for name, (_, doc) in DATASETS.items()])]
+    for i, (title, rows) in enumerate(sections):
+        click.echo(("\n" if i else "") + f"{title}:")
+        click.echo("\n".join("  " + _columns(row, rows) for row in rows))
+
+
+def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """``row`` with every column but the last padded to the widest entry of that column in ``rows``."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(row) - 1)]
+    return "  ".join([cell.ljust(w) for cell, w in zip(row, widths)] + [row[-1]])
 
 
 @cli.command()
@@ -64,10 +90,9 @@ def list_cmd() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field.")
 def summary(recipe: str, overrides: tuple[str, ...]) -> None:
     """Per-layer table of RECIPE's networks, then "Total params" and "Trainable params"."""
+    cfg = _config(recipe, list(overrides))
     from .models import build_model
-    from .runs import config_from_recipe
 
-    cfg = config_from_recipe(recipe, list(overrides))
     click.echo(build_model(cfg.model).summary())
 
 
@@ -93,13 +118,30 @@ def _train_options(f):
 @_train_options
 def train(recipe: str, dataset, data_dir, epochs, max_steps, batch_size, seed, overrides, out, no_progress) -> None:
     """Train RECIPE (a recipe name or a YAML file) into a new run folder."""
-    from . import runs
+    cfg = _config(recipe, list(overrides), dataset=dataset, data_dir=data_dir, epochs=epochs,
+                  max_steps=max_steps, batch_size=batch_size, seed=seed)
+    from . import runs  # torch: only once the config is known to be good
 
-    cfg = runs.config_from_recipe(recipe, list(overrides), dataset=dataset, data_dir=data_dir, epochs=epochs,
-                                  max_steps=max_steps, batch_size=batch_size, seed=seed)
     run_dir, result = runs.train(cfg, out, progress=not no_progress)
     if result.get("samples") is not None or _is_main():
         click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
+
+
+def _config(recipe: str, overrides: list[str], **flags):
+    """The resolved config, checked (recipe, --set keys and values, family and dataset names) without torch."""
+    from .catalog import check_names
+    from .config import config_from_recipe
+
+    cfg = config_from_recipe(recipe, overrides, **flags)
+    check_names(cfg.model.get("family"), cfg.data.name)
+    return cfg
+
+
+def _check_run(run_dir: Path) -> None:
+    """Fail on a folder that is not a trained run (no config, no checkpoint, another family) before torch."""
+    from .training.checkpoint import run_checkpoint
+
+    run_checkpoint(run_dir)
 
 
 def _is_main() -> bool:
@@ -160,6 +202,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a PNG grid and a .safetensors tensor file."""
+    _check_run(run_dir)
     import torch
     import torch.nn.functional as F
     from safetensors.torch import save_file
@@ -325,6 +368,7 @@ def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, ge
 def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | None, seed: int,
             attribute: str | None) -> None:
     """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
+    _check_run(run_dir)
     from .analysis import run_analysis
 
     result = run_analysis(run_dir, what, out_dir=out, split=split, n=num, seed=seed, attribute=attribute)
@@ -351,6 +395,7 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
              vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int) -> None:
     """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
+    _check_run(run_dir)
     from .metrics.evaluate import evaluate_run
 
     result = evaluate_run(run_dir, metrics, split=split, num_samples=num_samples, iwae_k=iwae_k,
