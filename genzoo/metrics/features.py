@@ -160,15 +160,28 @@ def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: st
     net.train()
     t0 = time.perf_counter()
     running = torch.zeros(())
+    epoch_loss, epoch_correct, epoch_seen = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
     from tqdm import tqdm
 
+    log(f"training the feature network {spec.key}: {spec.epochs} epochs of {stream.batches_per_epoch} batches "
+        f"of {spec.batch_size} on {len(train)} images")
     for step in tqdm(range(steps), disable=not progress, desc=f"feature net {spec.key}", mininterval=1.0):
         batch = stream.next()
-        loss = F.cross_entropy(net(batch.x), batch.y)
+        logits = net(batch.x)
+        loss = F.cross_entropy(logits, batch.y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         running += loss.detach()
+        epoch_loss += loss.detach() * len(batch.y)
+        epoch_correct += (logits.detach().argmax(1) == batch.y).sum()
+        epoch_seen += len(batch.y)
+        if (step + 1) % stream.batches_per_epoch == 0 or step + 1 == steps:
+            log(f"feature net epoch {(step + 1) / stream.batches_per_epoch:.4g}/{spec.epochs}: train loss "
+                f"{epoch_loss.item() / epoch_seen:.4f}, train accuracy {epoch_correct.item() / epoch_seen:.4f} "
+                f"({time.perf_counter() - t0:.0f} s)")
+            epoch_loss.zero_(), epoch_correct.zero_()
+            epoch_seen = 0
     train_s = time.perf_counter() - t0
     accuracy = classifier_accuracy(net, test, data_cfg)
     meta = {"spec": asdict(spec), "key": spec.key, "label": spec.label, "test_split": test_split,
