@@ -429,9 +429,10 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--data-dir", help="Dataset folder (default: $GENZOO_DATA, system locations).")
 @click.option("--shape", default="1,28,28", show_default=True, help="C,H,W the generated images have.")
 @click.option("--epochs", default=5, show_default=True)
-@click.option("--retrain", is_flag=True, help="Train again even when a cached network exists.")
+@click.option("--retrain", is_flag=True, help="Train again even when a shipped or cached network exists (the "
+              "result is cached; eval prefers the shipped one unless GENZOO_SHIPPED_FEATURE_NETS=0).")
 def feature_net(dataset: str, data_dir: str | None, shape: str, epochs: int, retrain: bool) -> None:
-    """Train (or show) genzoo's feature network for DATASET: the book's ch. 2 CNN, cached."""
+    """Train (or show) genzoo's feature network for DATASET: the book's ch. 2 CNN, shipped or cached."""
     from .config import ConfigError, DataConfig
     from .metrics.features import load_feature_net, spec_for, train_feature_net
 
