@@ -3,13 +3,17 @@ registries, and the help texts and `genzoo list` are complete and aligned."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
+from conftest import MINI_FASHION
 from genzoo.catalog import DATASETS, FAMILIES, docstring_summary
 from genzoo.cli import cli, first_sentence
 
@@ -149,3 +153,54 @@ def test_list_shows_full_descriptions_in_aligned_columns():
     assert family_lines["autoencoder"].endswith('(the book\'s "new exhibition", Fig. 3.3).')
     dataset_lines = {r.split()[0]: r.split(None, 1)[1] for r in sections["Datasets:"]}
     assert dataset_lines == {name: doc for name, (_, doc) in DATASETS.items()}
+
+
+def test_gzipped_idx_files_are_decoded_once_and_cached(tmp_path, monkeypatch):
+    import gzip
+    import shutil
+
+    from genzoo.data.idx import read_idx
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "train-images-idx3-ubyte.gz"
+    shutil.copy(MINI_FASHION / "train-images-idx3-ubyte.gz", src)
+    first = read_idx(src)
+    cached = list((tmp_path / "cache" / "decoded-idx").glob("train-images-idx3-ubyte-*.npy"))
+    assert len(cached) == 1 and first.shape == (512, 28, 28) and first.dtype == torch.uint8
+    assert torch.equal(read_idx(src), first)
+    cached[0].write_bytes(b"not a numpy file")                  # unreadable: decoded again, rewritten
+    assert torch.equal(read_idx(src), first)
+    assert torch.equal(torch.from_numpy(np.load(cached[0])), first)
+    with gzip.open(MINI_FASHION / "train-images-idx3-ubyte.gz") as f:
+        raw = bytearray(f.read())
+    raw[16] = 255                                                  # a replaced file gets its own entry
+    with gzip.open(src, "wb") as f:
+        f.write(bytes(raw))
+    os.utime(src, ns=(1, 1))
+    changed = read_idx(src)
+    assert changed[0, 0, 0] == 255 and not torch.equal(changed, first)
+    assert len(list((tmp_path / "cache" / "decoded-idx").glob("*.npy"))) == 2
+
+
+def test_tensorboard_writer_is_made_at_the_first_metric_line(tmp_path):
+    pytest.importorskip("tensorboard")
+    from genzoo.training.tb_writer import LazySummaryWriter
+
+    writer = LazySummaryWriter(tmp_path / "tb")
+    writer.flush()
+    assert writer._writer is None and not (tmp_path / "tb").exists()   # nothing logged: nothing made
+    writer.add_scalar("train/loss", 1.0, 1)
+    writer.flush()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_a_run_still_writes_tensorboard_events(tmp_path):
+    pytest.importorskip("tensorboard")
+    from conftest import train_args
+    from genzoo.cli import cli
+
+    run = tmp_path / "run"
+    r = CliRunner().invoke(cli, train_args("homl-vae", run, 6, "--set", "tensorboard=true",
+                                           "--set", "sample_every_epoch=false"), catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
