@@ -11,10 +11,14 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .config import RunConfig
 
 
 _ERROR_CLASSES = (("genzoo.data.types", "DataError"), ("genzoo.training.checkpoint", "CheckpointError"),
@@ -127,7 +131,7 @@ def train(recipe: str, dataset, data_dir, epochs, max_steps, batch_size, seed, o
         click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
 
 
-def _config(recipe: str, overrides: list[str], **flags):
+def _config(recipe: str, overrides: list[str], **flags) -> RunConfig:
     """The resolved config, checked (recipe, --set keys and values, family and dataset names) without torch."""
     from .catalog import check_names
     from .config import config_from_recipe
