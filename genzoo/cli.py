@@ -5,37 +5,63 @@ are printed as one line naming the cause and the fix, with exit code 2, instead 
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 
+if TYPE_CHECKING:
+    from .config import RunConfig
+
+
+_ERROR_CLASSES = (("genzoo.data.types", "DataError"), ("genzoo.training.checkpoint", "CheckpointError"),
+                  ("genzoo.training.trainer", "NonFiniteLossError"), ("genzoo.training.runlock", "RunInUseError"))
+
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions printed as one line. Only modules already imported are asked: an error class whose
+    module was never imported cannot have been raised, and importing it would import torch (seconds)."""
     from .config import ConfigError
-    from .data.types import DataError
-    from .training.checkpoint import CheckpointError
-    from .training.runlock import RunInUseError
-    from .training.trainer import NonFiniteLossError
-    return ConfigError, DataError, CheckpointError, NonFiniteLossError, RunInUseError
+    loaded = [getattr(sys.modules[m], name) for m, name in _ERROR_CLASSES if m in sys.modules]
+    return (ConfigError, *loaded)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a help text: up to a full stop followed by a capital letter, so abbreviations
+    such as "ed. ch. 1" or "e.g. 16" do not end it (click's own short help stops at the first ".")."""
+    first = " ".join(inspect.cleandoc(text or "").split("\n\n")[0].split())
+    match = re.search(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bcf)\.\s+(?=[A-Z])", first)
+    return first[:match.start() + 1] if match else first
+
+
+class _Command(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:  # type: ignore[override]
+        """The whole first sentence, wrapped by the formatter, instead of click's cut at 45 characters."""
+        return self.short_help or first_sentence(self.help or "")
 
 
 class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from .training.trainer import TrainingInterrupted
+    command_class = _Command
 
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except TrainingInterrupted as e:
-            click.echo(f"genzoo: stopped by {e}", err=True)
-            sys.exit(e.exit_code)
-        except _user_errors() as e:
-            click.echo(f"genzoo: error: {e}", err=True)
-            sys.exit(2)
+        except Exception as e:
+            trainer = sys.modules.get("genzoo.training.trainer")   # only training raises it: no import here
+            if trainer is not None and isinstance(e, trainer.TrainingInterrupted):
+                click.echo(f"genzoo: stopped by {e}", err=True)
+                sys.exit(e.exit_code)
+            if isinstance(e, _user_errors()):
+                click.echo(f"genzoo: error: {e}", err=True)
+                sys.exit(2)
+            raise
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,22 +73,26 @@ def cli() -> None:
 @cli.command("list")
 def list_cmd() -> None:
     """Recipes, model families and datasets."""
+    from .catalog import DATASETS, FAMILIES
     from .config import available_recipes, load_recipe
-    from .data import dataset_info, dataset_names
-    from .models import model_families
 
-    click.echo("Recipes:")
+    recipes = []
     for name in available_recipes():
         raw = load_recipe(name)
-        data = (raw.get("data") or {}).get("name", "fashion-mnist")
-        click.echo(f"  {name:<22} family={raw['model']['family']:<12} data={data}")
-    click.echo("\nModel families:")
-    for name, cls in model_families().items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"  {name:<14} {doc}")
-    click.echo("\nDatasets:")
-    for name in dataset_names():
-        click.echo(f"  {name:<14} {dataset_info(name).description}")
+        recipes.append((name, f"family={raw['model']['family']}",
+                        f"data={(raw.get('data') or {}).get('name', 'fashion-mnist')}"))
+    sections = [("Recipes", recipes),
+                ("Model families", [(name, doc) for name, (_, doc) in FAMILIES.items()]),
+                ("Datasets", [(name, doc) for name, (_, doc) in DATASETS.items()])]
+    for i, (title, rows) in enumerate(sections):
+        click.echo(("\n" if i else "") + f"{title}:")
+        click.echo("\n".join("  " + _columns(row, rows) for row in rows))
+
+
+def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """``row`` with every column but the last padded to the widest entry of that column in ``rows``."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(row) - 1)]
+    return "  ".join([cell.ljust(w) for cell, w in zip(row, widths)] + [row[-1]])
 
 
 @cli.command()
@@ -70,10 +100,9 @@ def list_cmd() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config field.")
 def summary(recipe: str, overrides: tuple[str, ...]) -> None:
     """Per-layer table of RECIPE's networks, then "Total params" and "Trainable params"."""
+    cfg = _config(recipe, list(overrides))
     from .models import build_model
-    from .runs import config_from_recipe
 
-    cfg = config_from_recipe(recipe, list(overrides))
     click.echo(build_model(cfg.model).summary())
 
 
@@ -99,13 +128,30 @@ def _train_options(f):
 @_train_options
 def train(recipe: str, dataset, data_dir, epochs, max_steps, batch_size, seed, overrides, out, no_progress) -> None:
     """Train RECIPE (a recipe name or a YAML file) into a new run folder."""
-    from . import runs
+    cfg = _config(recipe, list(overrides), dataset=dataset, data_dir=data_dir, epochs=epochs,
+                  max_steps=max_steps, batch_size=batch_size, seed=seed)
+    from . import runs  # torch: only once the config is known to be good
 
-    cfg = runs.config_from_recipe(recipe, list(overrides), dataset=dataset, data_dir=data_dir, epochs=epochs,
-                                  max_steps=max_steps, batch_size=batch_size, seed=seed)
     run_dir, result = runs.train(cfg, out, progress=not no_progress, log=_log if _is_main() else None)
     if result.get("samples") is not None or _is_main():
         click.echo(json.dumps({"run": str(run_dir), **result}, indent=2))
+
+
+def _config(recipe: str, overrides: list[str], **flags) -> RunConfig:
+    """The resolved config, checked (recipe, --set keys and values, family and dataset names) without torch."""
+    from .catalog import check_names
+    from .config import config_from_recipe
+
+    cfg = config_from_recipe(recipe, overrides, **flags)
+    check_names(cfg.model.get("family"), cfg.data.name)
+    return cfg
+
+
+def _check_run(run_dir: Path) -> None:
+    """Fail on a folder that is not a trained run (no config, no checkpoint, another family) before torch."""
+    from .training.checkpoint import run_checkpoint
+
+    run_checkpoint(run_dir)
 
 
 def _is_main() -> bool:
@@ -187,6 +233,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     from .config import ConfigError
     from .paths import output_file
 
+    _check_run(run_dir)
     if num < 1:
         raise ConfigError("-n must be >= 1")
     kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
@@ -275,6 +322,9 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     complete = complete or mask is not None
     what = f"{cfg.recipe}, seed {seed}" + ("" if label is None else f", class {label}")
     labels: dict = {}
+    from .schedulers.samplers import SHOW_PROGRESS
+
+    SHOW_PROGRESS.set(True)  # diffusion chains: a bar of denoising steps on stderr
     with torch.inference_mode():
         if complete:
             images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra, mask, resample)
@@ -406,6 +456,7 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
     """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
     from .paths import check_writable_output
 
+    _check_run(run_dir)
     check_writable_output(out if out is not None else run_dir / "analysis", "--out folder")
     from .analysis import run_analysis
 
@@ -434,6 +485,7 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
              vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int) -> None:
     """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
+    _check_run(run_dir)
     from .metrics.evaluate import evaluate_run
 
     _command_threads()
@@ -470,9 +522,10 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--data-dir", help="Dataset folder (default: $GENZOO_DATA, system locations).")
 @click.option("--shape", default="1,28,28", show_default=True, help="C,H,W the generated images have.")
 @click.option("--epochs", default=5, show_default=True)
-@click.option("--retrain", is_flag=True, help="Train again even when a cached network exists.")
+@click.option("--retrain", is_flag=True, help="Train again even when a shipped or cached network exists (the "
+              "result is cached; eval prefers the shipped one unless GENZOO_SHIPPED_FEATURE_NETS=0).")
 def feature_net(dataset: str, data_dir: str | None, shape: str, epochs: int, retrain: bool) -> None:
-    """Train (or show) genzoo's feature network for DATASET: the book's ch. 2 CNN, cached."""
+    """Train (or show) genzoo's feature network for DATASET: the book's ch. 2 CNN, shipped or cached."""
     from .config import ConfigError, DataConfig
     from .metrics.features import load_feature_net, spec_for, train_feature_net
 

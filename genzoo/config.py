@@ -221,6 +221,30 @@ def load_recipe(name_or_path: str) -> dict[str, Any]:
     return raw
 
 
+def config_from_recipe(recipe: str, overrides: list[str] | None = None, **flags: Any) -> RunConfig:
+    """Recipe → resolved config: flags (``dataset``, ``epochs``…) first, then ``--set`` overrides."""
+    raw = load_recipe(recipe)
+    mapping = {"dataset": ("data", "name"), "data_dir": ("data", "data_dir"), "epochs": ("epochs",),
+               "max_steps": ("max_steps",), "batch_size": ("batch_size",), "seed": ("seed",)}
+    sets = []
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key not in mapping:
+            raise ConfigError(f"unknown flag {key}")
+        sets.append(".".join(mapping[key]) + "=" + _yaml_scalar(value))
+    raw = apply_overrides(raw, sets + list(overrides or []))
+    if flags.get("epochs") is not None and flags.get("max_steps") is None:
+        raw["max_steps"] = None  # an explicit --epochs wins over a recipe's step budget
+    return build_config(raw)
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
 def build_config(raw: dict[str, Any]) -> RunConfig:
     cfg = from_dict(RunConfig, raw)
     if not cfg.model.get("family"):

@@ -13,10 +13,11 @@ from typing import Any, Callable
 
 import torch
 
-from .config import ConfigError, RunConfig, build_config, read_config, save_config
+from .config import ConfigError, RunConfig, read_config, save_config
+from .config import config_from_recipe  # noqa: F401  (torch-free; kept importable from here)
 from .data import load_images
 from .models import GenerativeModel, build_model, model_families
-from .training.checkpoint import check_compatible, latest_checkpoint, load_weights, read_meta
+from .training.checkpoint import latest_checkpoint, load_weights, run_checkpoint
 from .training.distributed import DistInfo, init_distributed, shutdown_distributed
 from .training.runlock import RunInUseError, RunLock
 from .training.threads import ThreadPlan, plan_threads
@@ -233,12 +234,7 @@ def resume(run_dir: Path, epochs: int | None = None, max_steps: int | None = Non
 def load_run(run_dir: Path, use_ema: bool = True, device: str = "cpu",
              checkpoint: Path | None = None) -> tuple[RunConfig, GenerativeModel]:
     """The config and trained model of a run (EMA weights when available and ``use_ema``), in eval mode."""
-    run_dir = Path(run_dir)
-    cfg = read_config(run_dir / "config.yaml")
-    ckpt = checkpoint or latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise ConfigError(f"{run_dir} has no checkpoint yet: train it first (`genzoo train` / `genzoo resume`)")
-    check_compatible(read_meta(ckpt), cfg.model["family"], ckpt)
+    cfg, ckpt = run_checkpoint(run_dir, checkpoint)
     model = build_model(cfg.model)
     load_weights(model, ckpt / "model.safetensors")
     if use_ema and (ckpt / "ema.safetensors").exists():
@@ -249,29 +245,3 @@ def load_run(run_dir: Path, use_ema: bool = True, device: str = "cpu",
     if cfg.channels_last:  # the trainer's layout: sampling and eval run the kernels training ran
         model.to(memory_format=torch.channels_last)
     return cfg, model
-
-
-def config_from_recipe(recipe: str, overrides: list[str] | None = None, **flags: Any) -> RunConfig:
-    """Recipe → resolved config: flags (``dataset``, ``epochs``…) first, then ``--set`` overrides."""
-    from .config import apply_overrides, load_recipe
-
-    raw = load_recipe(recipe)
-    mapping = {"dataset": ("data", "name"), "data_dir": ("data", "data_dir"), "epochs": ("epochs",),
-               "max_steps": ("max_steps",), "batch_size": ("batch_size",), "seed": ("seed",)}
-    sets = []
-    for key, value in flags.items():
-        if value is None:
-            continue
-        if key not in mapping:
-            raise ConfigError(f"unknown flag {key}")
-        sets.append(".".join(mapping[key]) + "=" + _yaml_scalar(value))
-    raw = apply_overrides(raw, sets + list(overrides or []))
-    if flags.get("epochs") is not None and flags.get("max_steps") is None:
-        raw["max_steps"] = None  # an explicit --epochs wins over a recipe's step budget
-    return build_config(raw)
-
-
-def _yaml_scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return str(value)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,41 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
 
 
 def read_idx(path: str | Path) -> torch.Tensor:
-    """Read an IDX file (``.gz`` or not) into a tensor of its stored shape."""
+    """Read an IDX file (``.gz`` or not) into a tensor of its stored shape.
+
+    A gzipped file is decoded once (0.3–0.5 s of CPU for Fashion-MNIST's training images) and kept as ``.npy`` in
+    the cache, keyed by the file's path, size and modification time; later reads take milliseconds.
+    """
     path = Path(path)
+    if path.suffix != ".gz":
+        return _decode_idx(path)
+    from .folders import cache_path, file_stamp, path_key
+
+    cached = cache_path("decoded-idx", f"{path.stem}-{path_key(file_stamp(path))}.npy")
+    try:
+        return torch.from_numpy(np.load(cached, allow_pickle=False))
+    except (OSError, ValueError, EOFError):  # absent (or unreadable: decoded again and rewritten)
+        pass
+    out = _decode_idx(path)
+    if out.numel() >= 100_000:  # label files and small fixtures decode faster than a cache read
+        _save_npy(cached, out.numpy())
+    return out
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` atomically; a failure (read-only cache, full disk) only warns."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        warnings.warn(f"cannot write cache file {path} ({e}); the data will be decoded again next time")
+
+
+def _decode_idx(path: Path) -> torch.Tensor:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:

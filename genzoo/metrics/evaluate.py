@@ -21,6 +21,7 @@ Protocol (also in the README):
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -43,12 +44,12 @@ class EvalContext:
     """The run, its model and data, and the generated samples and features, computed once and shared."""
 
     def __init__(self, run_dir: Path, split: str, num_samples: int, seed: int, limit: int | None,
-                 features: str, feature_epochs: int, log: Callable[[str], None]):
+                 features: str, feature_epochs: int, log: Callable[[str], None], progress: bool = True):
         from ..data import load_images
         from ..runs import load_run
 
         self.run_dir, self.split, self.num_samples, self.seed = Path(run_dir), split, num_samples, seed
-        self.features_kind, self.feature_epochs, self.log = features, feature_epochs, log
+        self.features_kind, self.feature_epochs, self.log, self.progress = features, feature_epochs, log, progress
         self.cfg, self.model = load_run(self.run_dir)
         self.shape = tuple(self.model.config.input_shape)
         data = load_images(self.cfg.data, self.shape, split=split)
@@ -68,14 +69,28 @@ class EvalContext:
     def samples(self) -> Tensor:
         """``num_samples`` images in [0, 1], drawn once (seeded; classes cycled for conditional models)."""
         if self._samples is None:
+            from tqdm import tqdm
+
             g = torch.Generator().manual_seed(self.seed)
             k = self.model.config.num_classes
             out = []
-            with torch.inference_mode():
-                for s in range(0, self.num_samples, 500):
-                    n = min(500, self.num_samples - s)
-                    cond = F.one_hot(torch.arange(s, s + n) % k, k).float() if k else None
-                    out.append(self.model.sample(n, generator=g, condition=cond).float().cpu())
+            self.log(f"generating {self.num_samples} samples (seed {self.seed}, batches of 500) for the "
+                     f"sample metrics")
+            bar = tqdm(total=self.num_samples, desc="samples", unit="img", disable=None if self.progress else True,
+                       file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)
+            from ..schedulers.samplers import SHOW_PROGRESS
+
+            token = SHOW_PROGRESS.set(self.progress)   # diffusion models: a bar of denoising steps too
+            try:
+                with torch.inference_mode():
+                    for s in range(0, self.num_samples, 500):
+                        n = min(500, self.num_samples - s)
+                        cond = F.one_hot(torch.arange(s, s + n) % k, k).float() if k else None
+                        out.append(self.model.sample(n, generator=g, condition=cond).float().cpu())
+                        bar.update(n)
+            finally:
+                SHOW_PROGRESS.reset(token)
+                bar.close()
             self._samples = torch.cat(out).clamp(0, 1)
             if not torch.isfinite(self._samples).all():
                 raise ConfigError(f"{self.run_dir}: the model generates NaN/Inf images; it cannot be evaluated")
@@ -148,20 +163,21 @@ def not_applicable(ctx: EvalContext, name: str) -> str | None:
 def _elbo(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .likelihood import dataset_elbo
 
-    return dataset_elbo(ctx.model, ctx.data, ctx.cfg.data, seed=ctx.seed)
+    return dataset_elbo(ctx.model, ctx.data, ctx.cfg.data, seed=ctx.seed, progress=ctx.progress)
 
 
 def _iwae(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .likelihood import dataset_iwae
 
     n = min(opts["iwae_images"], len(ctx.data))
-    return dataset_iwae(ctx.model, ctx.data.subset(torch.arange(n)), ctx.cfg.data, k=opts["iwae_k"], seed=ctx.seed)
+    return dataset_iwae(ctx.model, ctx.data.subset(torch.arange(n)), ctx.cfg.data, k=opts["iwae_k"], seed=ctx.seed,
+                        progress=ctx.progress)
 
 
 def _nll(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .likelihood import dataset_log_prob, point_baselines
 
-    out = dataset_log_prob(ctx.model, ctx.data, ctx.cfg.data)
+    out = dataset_log_prob(ctx.model, ctx.data, ctx.cfg.data, progress=ctx.progress)
     if ctx.data.is_points:
         out.update(point_baselines(ctx.model, ctx.data, ctx.cfg.data, ctx.num_samples, ctx.seed))
     return out
@@ -172,7 +188,7 @@ def _vlb(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 
     n = min(opts["vlb_images"], len(ctx.data))
     return dataset_variational_bound(ctx.model, ctx.data.subset(torch.arange(n)), ctx.cfg.data,
-                                     t_samples=opts["vlb_t"] or None, seed=ctx.seed)
+                                     t_samples=opts["vlb_t"] or None, seed=ctx.seed, progress=ctx.progress)
 
 
 def _sample_protocol(ctx: EvalContext) -> dict[str, Any]:
@@ -254,6 +270,27 @@ def _recon(ctx: EvalContext, opts: dict) -> dict[str, Any]:
             "images": len(mse_t), "pixels": "[0, 1]", "ssim_window": "Gaussian 11×11, σ = 1.5"}
 
 
+def describe(ctx: EvalContext, name: str, opts: dict) -> str:
+    """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
+    held = f"{len(ctx.data)} {ctx.split} images"
+    sample = f"{ctx.num_samples} generated images against {held}"
+    return {
+        "elbo": f"ELBO, one posterior draw per image, on {held}",
+        "iwae": f"IWAE bound with k = {opts['iwae_k']} importance samples on the first "
+                f"{min(opts['iwae_images'], len(ctx.data))} {ctx.split} images",
+        "nll": f"exact log-likelihood of {len(ctx.data)} held-out {'points' if ctx.data.is_points else 'images'}",
+        "vlb": f"diffusion variational bound on the first {min(opts['vlb_images'], len(ctx.data))} {ctx.split} "
+               f"images, " + (f"{opts['vlb_t']} draws of t per image" if opts["vlb_t"] else "all T terms"),
+        "fid": f"FID: feature statistics of {sample}",
+        "kid": f"KID: 100 subsets of 1,000 features of {sample}",
+        "pr": f"improved precision/recall (k = 3) of {sample}",
+        "is": f"Inception-Score analogue (10 splits) of {ctx.num_samples} generated images",
+        "memorization": f"nearest training image (L1) of {MEMORIZATION_SAMPLES} samples and {MEMORIZATION_SAMPLES} "
+                        f"{ctx.split} images",
+        "recon": f"reconstruction MSE/PSNR/SSIM of {held}",
+    }[name]
+
+
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
     "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
     "memorization": _memorization, "recon": _recon}
@@ -276,14 +313,15 @@ def parse_metrics(text: str) -> list[str] | None:
 def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test", num_samples: int = 10_000,
                  iwae_k: int = 64, iwae_images: int = 1000, vlb_images: int = 1000, vlb_t: int = 50,
                  features: str = "genzoo", feature_epochs: int = 5, limit: int | None = None,
-                 seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Evaluate a run; merges into and rewrites ``RUN/eval.json``; returns the new results."""
+                 seed: int = 0, log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
+    """Evaluate a run; merges into and rewrites ``RUN/eval.json``; returns the new results. ``log`` gets a
+    line as each metric starts and ends; ``progress`` draws bars on stderr for the long loops."""
     wanted = parse_metrics(metrics)
     if vlb_images < 1 or vlb_t < 0:
         raise ConfigError("--vlb-images must be >= 1 and --vlb-t >= 0 (0 = all T terms)")
     if num_samples < 2:
         raise ConfigError("--num-samples must be >= 2")
-    ctx = EvalContext(Path(run_dir), split, num_samples, seed, limit, features, feature_epochs, log)
+    ctx = EvalContext(Path(run_dir), split, num_samples, seed, limit, features, feature_epochs, log, progress)
     names = wanted or list(ALL_METRICS)
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -298,6 +336,7 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
             continue
         t0 = time.perf_counter()
         opts = {"iwae_k": iwae_k, "iwae_images": iwae_images, "vlb_images": vlb_images, "vlb_t": vlb_t}
+        log(f"{name}: {describe(ctx, name, opts)} ...")
         results[name] = METRIC_FUNCTIONS[name](ctx, opts)
         seconds[name] = round(time.perf_counter() - t0, 2)
         log(f"{name}: {_headline(name, results[name])}  ({seconds[name]:.1f} s)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,7 +79,10 @@ class FeatureNet:
 
     @property
     def folder(self) -> Path:
-        return feature_root() / self.spec.key
+        """Where the real data's features are cached: apart for the shipped network, so features of a
+        network trained here under the same key are never mixed with it."""
+        shipped = self.meta.get("source") == "shipped with genzoo"
+        return feature_root() / (self.spec.key + ("-shipped" if shipped else ""))
 
     @property
     def num_features(self) -> int:
@@ -158,26 +162,41 @@ def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: st
     stream = BatchStream(train, data_cfg, "01", spec.batch_size, spec.seed, torch.device("cpu"))
     steps = spec.epochs * stream.batches_per_epoch
     net.train()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     running = torch.zeros(())
+    epoch_loss, epoch_correct, epoch_seen = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
     from tqdm import tqdm
 
+    log(f"training the feature network {spec.key}: {spec.epochs} epochs of {stream.batches_per_epoch} batches "
+        f"of {spec.batch_size} on {len(train)} images")
     for step in tqdm(range(steps), disable=not progress, desc=f"feature net {spec.key}", mininterval=1.0):
         batch = stream.next()
-        loss = F.cross_entropy(net(batch.x), batch.y)
+        logits = net(batch.x)
+        loss = F.cross_entropy(logits, batch.y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         running += loss.detach()
-    train_s = time.perf_counter() - t0
+        epoch_loss += loss.detach() * len(batch.y)
+        epoch_correct += (logits.detach().argmax(1) == batch.y).sum()
+        epoch_seen += len(batch.y)
+        if (step + 1) % stream.batches_per_epoch == 0 or step + 1 == steps:
+            log(f"feature net epoch {(step + 1) / stream.batches_per_epoch:.4g}/{spec.epochs}: train loss "
+                f"{epoch_loss.item() / epoch_seen:.4f}, train accuracy {epoch_correct.item() / epoch_seen:.4f} "
+                f"({time.perf_counter() - t0:.0f} s)")
+            epoch_loss.zero_(), epoch_correct.zero_()
+            epoch_seen = 0
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     accuracy = classifier_accuracy(net, test, data_cfg)
     meta = {"spec": asdict(spec), "key": spec.key, "label": spec.label, "test_split": test_split,
             "test_accuracy": accuracy, "test_images": len(test), "train_images": len(train),
-            "mean_train_loss": (running / max(steps, 1)).item(), "train_seconds": round(train_s, 1),
+            "mean_train_loss": (running / max(steps, 1)).item(), "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1),
             "num_classes": num_classes, "num_features": net.num_features,
             "architecture": "Foster ch. 2 final CNN (4×[Conv k3 → BN → LeakyReLU] → Dense 128 → BN → "
                             "LeakyReLU → Dropout 0.5 → Dense)"}
     folder = feature_root() / spec.key
+    for stale in folder.glob("real-*.safetensors"):  # features of the network this one replaces
+        stale.unlink(missing_ok=True)
     _save_atomic({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "weights.safetensors")
     write_text_atomic(folder / "meta.json", json.dumps(meta, indent=2))
     log(f"feature network {spec.key}: test accuracy {accuracy:.4f} on {len(test)} images "
@@ -185,7 +204,32 @@ def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: st
     return FeatureNet(net, spec, meta)
 
 
+SHIPPED_ROOT = Path(__file__).resolve().parent.parent / "assets" / "feature-nets"
+
+
+def shipped_feature_net(spec: FeatureNetSpec, root: Path | None = None) -> FeatureNet | None:
+    """The network shipped with genzoo for exactly this spec (dataset, shape, epochs, seed, architecture
+    version), or None. Its weights are stored in fp16 and run in fp32; ``$GENZOO_SHIPPED_FEATURE_NETS=0``
+    ignores shipped networks (then the cache, or training, decides)."""
+    if os.environ.get("GENZOO_SHIPPED_FEATURE_NETS", "1") == "0":
+        return None
+    folder = (root or SHIPPED_ROOT) / spec.key
+    meta_path, weights = folder / "meta.json", folder / "weights.safetensors"
+    if not (meta_path.exists() and weights.exists()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("spec") != json.loads(json.dumps(asdict(spec))):  # tuples as lists, as written
+        return None
+    net = BookCNN(spec.shape, int(meta["num_classes"]))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()})
+    return FeatureNet(net, spec, {**meta, "source": "shipped with genzoo"})
+
+
 def load_feature_net(spec: FeatureNetSpec) -> FeatureNet | None:
+    """The shipped network for ``spec``, else the cached one, else None (then it has to be trained)."""
+    shipped = shipped_feature_net(spec)
+    if shipped is not None:
+        return shipped
     folder = feature_root() / spec.key
     meta_path, weights = folder / "meta.json", folder / "weights.safetensors"
     if not (meta_path.exists() and weights.exists()):

@@ -16,6 +16,7 @@ same scale.
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 from torch import Tensor
@@ -31,16 +32,13 @@ def bits_per_dim(nll_nats_per_image: float, dims: int, scale_bits: int = 8) -> f
 
 @torch.no_grad()
 def dataset_elbo(model, data: ImageSet, data_cfg, batch_size: int = 500, samples: int = 1,
-                 seed: int = 0) -> dict[str, float]:
+                 seed: int = 0, progress: bool = False) -> dict[str, float]:
     """Mean ELBO over ``data`` (``samples`` reparameterised draws per image), with its standard error."""
     torch.manual_seed(seed)
     model.eval()
     values: list[Tensor] = []
-    for start in range(0, len(data), batch_size):
-        index = torch.arange(start, min(start + batch_size, len(data)))
-        batch = make_batch(data, index, data_cfg, model.config.data_range, model.device)
-        cond = model.condition_of(batch)
-        draws = torch.stack([model.elbo(batch.x, cond) for _ in range(samples)]).mean(0)
+    for x, cond in _batches(model, data, data_cfg, batch_size, progress and "elbo"):
+        draws = torch.stack([model.elbo(x, cond) for _ in range(samples)]).mean(0)
         values.append(draws.float().cpu())
     v = torch.cat(values)
     dims = int(math.prod(model.config.input_shape))
@@ -51,11 +49,18 @@ def dataset_elbo(model, data: ImageSet, data_cfg, batch_size: int = 500, samples
             "decoder_variance": getattr(model.config, "decoder_variance", None)}
 
 
-def _batches(model, data: ImageSet, data_cfg, batch_size: int):
+def _batches(model, data: ImageSet, data_cfg, batch_size: int, progress: str | bool | None = None):
+    """(x, condition) batches of ``data``; with ``progress``, a bar of that name on stderr counts the images."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(data), desc=progress or None, unit="img", disable=None if progress else True,
+               file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)  # None: on a terminal only
     for start in range(0, len(data), batch_size):
         index = torch.arange(start, min(start + batch_size, len(data)))
         batch = make_batch(data, index, data_cfg, model.config.data_range, model.device)
         yield batch.x, model.condition_of(batch)
+        bar.update(len(index))
+    bar.close()
 
 
 def _summary(values: Tensor, dims: int, prefix: str) -> dict[str, float]:
@@ -65,14 +70,15 @@ def _summary(values: Tensor, dims: int, prefix: str) -> dict[str, float]:
 
 
 @torch.no_grad()
-def dataset_iwae(model, data: ImageSet, data_cfg, k: int = 64, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+def dataset_iwae(model, data: ImageSet, data_cfg, k: int = 64, batch_size: int = 500, seed: int = 0,
+                 progress: bool = False) -> dict[str, float]:
     """Mean IWAE-k bound on log p(x) over ``data`` (nats/image), with its standard error; needs a VAE."""
     if k < 1:
         raise ValueError("the IWAE bound needs k >= 1 importance samples")
     torch.manual_seed(seed)
     model.eval()
     bounds, elbos = [], []
-    for x, c in _batches(model, data, data_cfg, batch_size):
+    for x, c in _batches(model, data, data_cfg, batch_size, progress and f"iwae-{k}"):
         log_w = model.log_importance_weights(x, c, k)
         bounds.append(torch.logsumexp(log_w, 0).cpu() - math.log(k))
         elbos.append(log_w.mean(0).cpu())  # the ELBO of the same draws: the bound's gain is visible
@@ -82,10 +88,11 @@ def dataset_iwae(model, data: ImageSet, data_cfg, k: int = 64, batch_size: int =
 
 
 @torch.no_grad()
-def dataset_log_prob(model, data: ImageSet, data_cfg, batch_size: int = 500) -> dict[str, float]:
+def dataset_log_prob(model, data: ImageSet, data_cfg, batch_size: int = 500, progress: bool = False) -> dict[str, float]:
     """Mean exact log-likelihood over ``data`` for models that define ``log_prob`` (nats/image)."""
     model.eval()
-    values = [model.log_prob(x, c).float().cpu() for x, c in _batches(model, data, data_cfg, batch_size)]
+    values = [model.log_prob(x, c).float().cpu() for x, c in _batches(model, data, data_cfg, batch_size,
+                                                                      progress and "nll")]
     dims = int(math.prod(model.config.input_shape))
     out = {**_summary(torch.cat(values), dims, "log_prob"),
            "protocol": getattr(model, "likelihood_protocol", "model-defined")}
@@ -103,7 +110,7 @@ def dataset_log_prob(model, data: ImageSet, data_cfg, batch_size: int = 500) -> 
 
 @torch.no_grad()
 def dataset_variational_bound(model, data: ImageSet, data_cfg, t_samples: int | None = 50, batch_size: int = 250,
-                              seed: int = 0) -> dict[str, float]:
+                              seed: int = 0, progress: bool = False) -> dict[str, float]:
     """Mean DDPM variational bound on −log p(x) over ``data`` (nats/image and bits/dim on the 8-bit scale).
 
     The bound is on the *discrete* likelihood of 8-bit images (its last term is a discretised Gaussian), so
@@ -117,7 +124,7 @@ def dataset_variational_bound(model, data: ImageSet, data_cfg, t_samples: int | 
     model.eval()
     g = torch.Generator().manual_seed(seed)
     parts: dict[str, list[Tensor]] = {}
-    for x, c in _batches(model, data, data_cfg, batch_size):
+    for x, c in _batches(model, data, data_cfg, batch_size, progress and "vlb"):
         for k, v in model.variational_bound(x, c, t_samples=t_samples, generator=g).items():
             if k != "dims":
                 parts.setdefault(k, []).append(v.float().cpu())

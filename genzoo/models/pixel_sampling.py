@@ -11,6 +11,8 @@ Completion (inpainting) keeps the rows above ``start_row`` of given images and s
 """
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch import Tensor
 
@@ -42,7 +44,13 @@ def autoregressive_sample(model, n: int, *, generator: torch.Generator | None = 
         condition = condition.to(device=device, dtype=dtype)
     head, net = model.head, model.net
     state = net.init_state(x, condition) if cached else None
-    for r in range(height):
+    from tqdm import tqdm
+
+    # The naive sampler runs a full forward pass per pixel (minutes for a grid): show its rows go by.
+    rows = tqdm(range(height), desc=f"naive sampler, {n} images", unit="row",
+                disable=True if cached else None,   # None: on a terminal only
+                file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)
+    for r in rows:
         for c in range(width):
             if r < start_row:
                 if cached:

@@ -17,7 +17,9 @@ its forward-noised value at every step (with RePaint's resampling, Lugmayr et al
 """
 from __future__ import annotations
 
+import contextvars
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +30,10 @@ from ..config import ConfigError
 from .schedules import NoiseSchedule
 
 Denoiser = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]   # (x_t, t) → (x̂_0, ε̂)
+
+# Set by long jobs (`genzoo eval`, `genzoo sample`) to show a bar of denoising steps on a terminal; training's
+# per-epoch sample grids leave it off so they do not draw over the training bar.
+SHOW_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("genzoo_sampler_progress", default=False)
 SAMPLERS = ("ddpm", "ddim")
 
 
@@ -104,7 +110,13 @@ def sample_loop(denoise: Denoiser, schedule: NoiseSchedule, x_T: Tensor, setting
     every = max(1, math.ceil(len(ts) / record)) if record else 0
     snaps: list[tuple[int, Tensor, Tensor]] = []
     x = x_T
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(ts), desc=f"denoising {len(x_T)} images", unit="step",
+               disable=None if SHOW_PROGRESS.get() else True,   # None: on a terminal only
+               file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)
     for i, t in enumerate(ts):
+        bar.update(1)
         s = ts[i + 1] if i + 1 < len(ts) else 0
         x_in = x
         for r in range(inpaint.resample if inpaint is not None else 1):
@@ -123,6 +135,7 @@ def sample_loop(denoise: Denoiser, schedule: NoiseSchedule, x_T: Tensor, setting
                 x = x_prev
         if every and (i % every == 0):
             snaps.append((t, x_in, x0))
+    bar.close()
     if inpaint is not None:
         x = inpaint.mask * inpaint.image + (1 - inpaint.mask) * x
     if every:

