@@ -322,10 +322,9 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     complete = complete or mask is not None
     what = f"{cfg.recipe}, seed {seed}" + ("" if label is None else f", class {label}")
     labels: dict = {}
-    from .schedulers.samplers import SHOW_PROGRESS
+    from .schedulers.samplers import sampler_progress
 
-    SHOW_PROGRESS.set(True)  # diffusion chains: a bar of denoising steps on stderr
-    with torch.inference_mode():
+    with torch.inference_mode(), sampler_progress():  # diffusion chains: a bar of denoising steps on a terminal
         if complete:
             images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra, mask, resample)
             nrow = 3

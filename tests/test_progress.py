@@ -73,7 +73,7 @@ def test_naive_pixel_sampler_is_quiet_when_stderr_is_not_a_terminal(capsys):
 def test_likelihood_and_diffusion_bars(monkeypatch):
     from genzoo.data import load_images
     from genzoo.metrics.likelihood import dataset_log_prob, dataset_variational_bound
-    from genzoo.schedulers.samplers import SHOW_PROGRESS
+    from genzoo.schedulers.samplers import SHOW_PROGRESS, sampler_progress
 
     torch.manual_seed(0)
     terminal = _on_terminal(monkeypatch)
@@ -96,13 +96,9 @@ def test_likelihood_and_diffusion_bars(monkeypatch):
     with torch.inference_mode():
         diffusion.sample(2, generator=torch.Generator().manual_seed(0))
     assert terminal.getvalue() == before              # training's sample grids draw no bar
-    token = SHOW_PROGRESS.set(True)
-    try:
-        with torch.inference_mode():
-            diffusion.sample(2, generator=torch.Generator().manual_seed(0))
-    finally:
-        SHOW_PROGRESS.reset(token)
-    assert "denoising 2 images" in terminal.getvalue()
+    with torch.inference_mode(), sampler_progress():
+        diffusion.sample(2, generator=torch.Generator().manual_seed(0))
+    assert "denoising 2 images" in terminal.getvalue() and SHOW_PROGRESS.get() is False
 
 
 def test_feature_net_reports_each_epoch_with_its_accuracy():

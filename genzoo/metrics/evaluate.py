@@ -78,19 +78,15 @@ class EvalContext:
                      f"sample metrics")
             bar = tqdm(total=self.num_samples, desc="samples", unit="img", disable=None if self.progress else True,
                        file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)
-            from ..schedulers.samplers import SHOW_PROGRESS
+            from ..schedulers.samplers import sampler_progress
 
-            token = SHOW_PROGRESS.set(self.progress)   # diffusion models: a bar of denoising steps too
-            try:
-                with torch.inference_mode():
-                    for s in range(0, self.num_samples, 500):
-                        n = min(500, self.num_samples - s)
-                        cond = F.one_hot(torch.arange(s, s + n) % k, k).float() if k else None
-                        out.append(self.model.sample(n, generator=g, condition=cond).float().cpu())
-                        bar.update(n)
-            finally:
-                SHOW_PROGRESS.reset(token)
-                bar.close()
+            # diffusion models: a bar of denoising steps too
+            with bar, torch.inference_mode(), sampler_progress(self.progress):
+                for s in range(0, self.num_samples, 500):
+                    n = min(500, self.num_samples - s)
+                    cond = F.one_hot(torch.arange(s, s + n) % k, k).float() if k else None
+                    out.append(self.model.sample(n, generator=g, condition=cond).float().cpu())
+                    bar.update(n)
             self._samples = torch.cat(out).clamp(0, 1)
             if not torch.isfinite(self._samples).all():
                 raise ConfigError(f"{self.run_dir}: the model generates NaN/Inf images; it cannot be evaluated")

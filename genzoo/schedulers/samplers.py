@@ -17,10 +17,11 @@ its forward-noised value at every step (with RePaint's resampling, Lugmayr et al
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +35,16 @@ Denoiser = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]   # (x_t, t) → (x
 # Set by long jobs (`genzoo eval`, `genzoo sample`) to show a bar of denoising steps on a terminal; training's
 # per-epoch sample grids leave it off so they do not draw over the training bar.
 SHOW_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("genzoo_sampler_progress", default=False)
+
+
+@contextlib.contextmanager
+def sampler_progress(on: bool = True) -> Iterator[None]:
+    """Show (or hide) the bar of denoising steps inside the ``with`` block."""
+    token = SHOW_PROGRESS.set(on)
+    try:
+        yield
+    finally:
+        SHOW_PROGRESS.reset(token)
 SAMPLERS = ("ddpm", "ddim")
 
 
