@@ -233,12 +233,12 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     from .config import ConfigError
     from .paths import output_file
 
-    _check_run(run_dir)
     if num < 1:
         raise ConfigError("-n must be >= 1")
     kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
             "interpolate" if interpolate else "buffer" if from_buffer else "sample")
     out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png")   # refused now, not after the sampling
+    _check_run(run_dir)
 
     import torch
     import torch.nn.functional as F
@@ -455,8 +455,8 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
     """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
     from .paths import check_writable_output
 
-    _check_run(run_dir)
     check_writable_output(out if out is not None else run_dir / "analysis", "--out folder")
+    _check_run(run_dir)
     from .analysis import run_analysis
 
     _command_threads()
