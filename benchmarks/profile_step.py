@@ -76,7 +76,6 @@ def step_fn(trainer, sample: str | None, n_sample: int):
 
 
 def profile(fn, steps: int, top: int) -> dict:
-    import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as tprofile
 

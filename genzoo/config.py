@@ -286,9 +286,13 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(msg)
 
 
+def config_text(cfg: RunConfig) -> str:
+    """The resolved config as the YAML that ``config.yaml`` (and each checkpoint's copy) holds."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
 def save_config(cfg: RunConfig, path: Path) -> None:
-    with open(path, "w") as f:
-        yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+    Path(path).write_text(config_text(cfg))
 
 
 def read_config(path: Path) -> RunConfig:

@@ -20,7 +20,7 @@ from .models import GenerativeModel, build_model, model_families
 from .training.checkpoint import latest_checkpoint, load_weights, run_checkpoint
 from .training.distributed import DistInfo, init_distributed, shutdown_distributed
 from .training.runlock import RunInUseError, RunLock
-from .training.threads import ThreadPlan, plan_threads
+from .training.threads import ThreadPlan, plan_threads, requested_threads
 from .training.trainer import make_trainer, model_for_sampling, resolve_device
 from .training.ema import EMA
 
@@ -53,16 +53,7 @@ def _setup(cfg: RunConfig, dist: DistInfo) -> ThreadPlan:
     from .runtime import tune_allocator
 
     tune_allocator()
-    requested, source = cfg.num_threads, "--set num_threads"
-    if requested is None and os.environ.get("GENZOO_NUM_THREADS", "auto") != "auto":
-        source = "GENZOO_NUM_THREADS"
-        try:
-            requested = int(os.environ["GENZOO_NUM_THREADS"])
-        except ValueError:
-            raise ConfigError(f"GENZOO_NUM_THREADS must be a whole number or 'auto', got "
-                              f"{os.environ['GENZOO_NUM_THREADS']!r}") from None
-    if requested is not None and requested < 1:
-        raise ConfigError(f"num_threads must be >= 1, got {requested}")
+    requested, source = requested_threads(cfg.num_threads)
     local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)) if dist.enabled else 1
     return plan_threads(requested, distributed_local_procs=local, device_type=resolve_device(cfg.device).type,
                         source=source)

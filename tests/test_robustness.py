@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from conftest import MINI_FASHION, train_args
+from conftest import train_args
 from genzoo.cli import cli
 from genzoo.training.checkpoint import latest_checkpoint
 from genzoo.training.runlock import RunInUseError, RunLock

@@ -58,13 +58,31 @@ def threads_for_current_load(cores: int | None = None) -> int:
     return max(1, min(cores, int(round(cores - busy))))
 
 
+def requested_threads(configured: int | None = None) -> tuple[int | None, str]:
+    """The fixed count asked for, if any, and who asked: ``--set num_threads`` first, then
+    ``GENZOO_NUM_THREADS`` (a whole number, or ``auto``); ``(None, "adaptive")`` when neither fixes it."""
+    from ..config import ConfigError
+
+    source = "--set num_threads"
+    if configured is None:
+        env = os.environ.get("GENZOO_NUM_THREADS", "auto")
+        if env == "auto":
+            return None, "adaptive"
+        try:
+            configured, source = int(env), "GENZOO_NUM_THREADS"
+        except ValueError:
+            raise ConfigError(f"GENZOO_NUM_THREADS must be a whole number or 'auto', got {env!r}") from None
+    if configured < 1:
+        raise ConfigError(f"num_threads must be >= 1, got {configured}")
+    return configured, source
+
+
 def set_threads_for_command() -> int:
     """Sampling, evaluation and analysis: ``GENZOO_NUM_THREADS`` when set, else one thread per core idle now
     (a 50 ms look at the run queue; these commands are short next to training, which adapts as it goes)."""
     import torch
 
-    env = os.environ.get("GENZOO_NUM_THREADS", "auto")
-    n = int(env) if env.isdigit() and int(env) >= 1 else threads_for_current_load()
+    n = requested_threads()[0] or threads_for_current_load()
     torch.set_num_threads(n)
     return n
 

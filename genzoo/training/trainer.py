@@ -11,7 +11,6 @@ import contextlib
 import copy
 import json
 import math
-import os
 import random
 import signal
 import threading
@@ -21,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..config import ConfigError, OptimConfig, RunConfig, save_config
+from ..config import ConfigError, OptimConfig, RunConfig, config_text, save_config
 from ..data.loader import Batch, BatchStream
 from ..data.types import ImageSet
 from ..models.base import AdversarialModel, GenerativeModel
@@ -291,9 +289,8 @@ class Trainer:
         path = None
         if self.dist.is_main:
             meta = {"family": self.model.family, "recipe": self.cfg.recipe, "epoch": self.epochs_done}
-            config = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
             path = save_checkpoint(self.run_dir, self.step, self.model, state, meta, self.ema,
-                                   self.cfg.keep_checkpoints, texts={"config.yaml": config})
+                                   self.cfg.keep_checkpoints, texts={"config.yaml": config_text(self.cfg)})
             self._last_good_ckpt = path
         self.dist.barrier()
         return path
