@@ -31,6 +31,7 @@ from .checkpoint import (check_compatible, latest_checkpoint, load_state, load_w
                          save_checkpoint, write_text_atomic)
 from .distributed import DistInfo
 from .ema import EMA
+from .eager_optim import defer_dynamo_import
 from .tb_writer import LazySummaryWriter
 from .threads import ThreadPlan
 
@@ -123,6 +124,7 @@ def make_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.
     enables it by default only on CUDA; on CPU it cut the optimizer's share of a small model's step
     from 19% to a few percent).
     """
+    defer_dynamo_import()
     common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": True}
     adam_like = {"betas": tuple(cfg.betas), "eps": cfg.eps, **common}
     if cfg.name == "adam":
