@@ -215,8 +215,8 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
 @click.option("--start-row", type=int, help="With --complete: first generated row (default: half the height).")
 @click.option("--mask", type=click.Choice(["bottom", "top", "left", "right", "center"]),
               help="Diffusion: inpaint this region of held-out images (implies --complete; bottom = --complete).")
-@click.option("--resample", type=int, default=1, show_default=True,
-              help="Diffusion inpainting: RePaint resampling — repeat each step this many times.")
+@click.option("--resample", type=int,
+              help="Diffusion inpainting: RePaint resampling — repeat each step this many times (default 1).")
 @click.option("--trajectory", is_flag=True,
               help="Diffusion: per image a row of x_t from T to 0 and a row of the predicted x_0 (noise disappearing). "
                    "Energy-based models: per image a row of its Langevin chain from noise to sample.")
@@ -235,144 +235,25 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
 
     if num < 1:
         raise ConfigError("-n must be >= 1")
+    modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
+                                   ("--interpolate", interpolate), ("--from-buffer", from_buffer)) if on]
+    if len(modes) > 1:
+        raise ConfigError(f"choose one of {', '.join(modes)}")
     kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
             "interpolate" if interpolate else "buffer" if from_buffer else "sample")
     out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png")   # refused now, not after the sampling
     _check_run(run_dir)
 
-    import torch
-    import torch.nn.functional as F
-    from safetensors.torch import save_file
-
-    from .analysis.grid import save_grid
-    from .runs import load_run
-    from .sampling import GRID_LIMIT, sample_in_chunks
+    from .run_context import RunContext
+    from .tasks import Request, run_task, write_artifact
 
     _command_threads()
-    if num > GRID_LIMIT and (complete or mask or trajectory or interpolate or from_buffer):
-        raise ConfigError(f"-n {num}: --complete, --mask, --trajectory, --interpolate and --from-buffer draw one "
-                          f"picture, of at most {GRID_LIMIT} images; plain sampling takes any -n")
-    cfg, model = load_run(run_dir, use_ema=not no_ema)
-    condition = None
-    if label is not None:
-        k = model.config.num_classes
-        if not k:
-            raise ConfigError("--label needs a class-conditional model (model.num_classes > 0)")
-        if not 0 <= label < k:
-            raise ConfigError(f"--label must be in [0, {k - 1}]")
-        condition = F.one_hot(torch.full((num,), label), k).float()
-    g = torch.Generator().manual_seed(seed)
-    autoregressive = model.family == "pixelcnn"
-    diffusion = model.family == "diffusion"
-    flow = model.family in ("realnvp", "realnvp-points")
-    if (sampler or complete) and not (autoregressive or diffusion):
-        raise ConfigError("--sampler and --complete apply to autoregressive (pixelcnn) and diffusion models only")
-    if temperature is not None and not (autoregressive or flow):
-        raise ConfigError("--temperature applies to autoregressive (pixelcnn) and flow (realnvp) models only")
-    if guidance is not None and not model.config.num_classes:
-        raise ConfigError("--guidance needs a class-conditional diffusion model (model.num_classes > 0)")
-    ebm = model.family == "ebm"
-    diffusion_only = {"--eta": eta, "--guidance": guidance, "--mask": mask, "--interpolate": interpolate or None}
-    used = [k for k, v in diffusion_only.items() if v is not None]
-    if used and not diffusion:
-        raise ConfigError(f"{', '.join(used)} apply to diffusion models only")
-    chains = {"--steps": steps, "--trajectory": trajectory or None}
-    used = [k for k, v in chains.items() if v is not None]
-    if used and not (diffusion or ebm):
-        raise ConfigError(f"{', '.join(used)} apply to diffusion and energy-based (ebm) models only")
-    if from_buffer and not ebm:
-        raise ConfigError("--from-buffer applies to energy-based (ebm) models only")
-    if from_buffer and (steps is not None or trajectory):
-        raise ConfigError("--from-buffer shows stored chains as they are; drop --steps/--trajectory")
-    if temperature is not None and temperature <= 0:
-        raise ConfigError("--temperature must be > 0")
-    modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
-                                   ("--interpolate", interpolate)) if on]
-    if len(modes) > 1:
-        raise ConfigError(f"choose one of {', '.join(modes)}")
-    if resample != 1 and not (complete or mask):
-        raise ConfigError("--resample applies to inpainting (--mask or --complete)")
-    if resample < 1:
-        raise ConfigError("--resample must be >= 1")
-    if start_row is not None and mask not in (None, "bottom"):
-        raise ConfigError("--start-row applies to --complete and --mask bottom")
-    if steps is not None and steps < 1:
-        raise ConfigError("--steps must be >= 1")
-    if interpolate and (sampler is not None or eta is not None):
-        raise ConfigError("--interpolate always uses deterministic DDIM (eta 0); drop --sampler/--eta")
-    if eta is not None and diffusion and (sampler or model.config.sampler) == "ddpm":
-        raise ConfigError("--eta applies to the ddim sampler (ddpm's noise is fixed by eq. 17-8)")
-    if autoregressive:
-        if sampler not in (None, "cached", "naive"):
-            raise ConfigError(f"--sampler for autoregressive models is cached or naive, got {sampler!r}")
-        extra = {"sampler": sampler, "temperature": temperature}
-    elif diffusion:
-        if sampler not in (None, "ddpm", "ddim"):
-            raise ConfigError(f"--sampler for diffusion models is ddpm or ddim, got {sampler!r}")
-        extra = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
-    elif flow:
-        extra = {"temperature": temperature}
-    elif ebm:
-        extra = {"steps": steps}
-    else:
-        extra = {}
-    if getattr(model, "is_point_model", False):
-        _sample_points(run_dir, model, num, seed, out, g, extra)
-        return
-    complete = complete or mask is not None
-    what = f"{cfg.recipe}, seed {seed}" + ("" if label is None else f", class {label}")
-    labels: dict = {}
-    from .schedulers.samplers import sampler_progress
-
-    with torch.inference_mode(), sampler_progress():  # diffusion chains: a bar of denoising steps on a terminal
-        if complete:
-            images = _completion_grid(cfg, model, num, split, start_row, g, condition, extra, mask, resample)
-            nrow = 3
-            h = model.config.input_shape[1]
-            region = f"the {mask} region" if mask not in (None, "bottom") else (
-                f"rows {h // 2 if start_row is None else start_row}-{h - 1}")
-            labels = {"col_labels": ["original", "given", "completion"],
-                      "title": f"{what}: {split} images, {region} generated (grey in 'given')"}
-        elif trajectory:
-            images = model.trajectory(num, 10, generator=g, condition=condition, **extra)
-            per_image = getattr(model, "trajectory_rows_per_image", 2)
-            nrow = images.shape[0] // (per_image * num)
-            steps_shown = list(model.last_trajectory_steps)
-            if per_image == 2:   # diffusion: x_t, then the network's prediction of x_0, at each step t
-                labels = {"col_labels": [f"t={t}" for t in steps_shown], "row_labels": ["x_t", "predicted x₀"] * num,
-                          "title": f"{what}: reverse diffusion from pure noise (t={steps_shown[0]}) to the image (t=0)"}
-            else:                # energy-based: one Langevin chain per row
-                labels = {"col_labels": [str(k) for k in steps_shown],
-                          "title": f"{what}: Langevin chains from uniform noise; column header: Langevin step"}
-        elif interpolate:
-            del extra["sampler"], extra["eta"]
-            pairs = max(1, num // 10)
-            images = model.interpolate(pairs, 10, generator=g, condition=None if condition is None else condition[:pairs],
-                                       **extra)
-            nrow = 10
-            labels = {"col_labels": [f"{w:.2f}" for w in torch.linspace(0, 1, 10).tolist()],
-                      "row_labels": [f"pair {i + 1}" for i in range(pairs)],
-                      "title": f"{what}: deterministic DDIM from spherically interpolated noise; header: weight of "
-                               f"the second noise"}
-        elif from_buffer:
-            images = model.buffer_samples(num, generator=g)
-            labels = {"title": f"{what}: {num} random chains of the training replay buffer"}
-        else:
-            images = sample_in_chunks(model, num, generator=g, condition=condition, progress=_chunk_progress(num),
-                                      **extra)
-            cycled = "" if label is not None or not model.config.num_classes else ", classes in turn"
-            first = f" (the first {GRID_LIMIT} shown)" if num > GRID_LIMIT else ""
-            labels = {"title": f"{what}: {num} samples{cycled}{first}"}
-    shown = images[:GRID_LIMIT] if kind == "sample" else images
-    save_grid(shown, out, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1, **labels)
-    tensor_path = out.with_suffix(".safetensors")
-    save_file({"images": images.contiguous().cpu()}, str(tensor_path))
-    result = {"grid": str(out), "tensor": str(tensor_path), "shape": list(images.shape)}
-    if len(shown) < len(images):
-        result["grid_shows"] = f"the first {len(shown)} of {len(images)} images (all are in the tensor file)"
-    if trajectory:
-        result["steps_shown"] = steps_shown
-    click.echo(json.dumps(result))
+    options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
+               "resample": resample}
+    request = Request(n=num, seed=seed, label=label, nrow=nrow, options=options, split=split, start_row=start_row,
+                      mask=mask, progress=_chunk_progress(num))
+    artifact = run_task(RunContext(run_dir, use_ema=not no_ema), kind, request)
+    click.echo(json.dumps(write_artifact(artifact, out)))
 
 
 def _chunk_progress(total: int):
@@ -392,50 +273,6 @@ def _chunk_progress(total: int):
         if done >= n:
             bars[0].close()
     return update
-
-
-def _sample_points(run_dir: Path, model, num: int, seed: int, out: Path, generator, extra: dict) -> None:
-    """Point models: the samples over the model's density (PNG) and as CSV in the data's own units."""
-    import numpy as np
-    import torch
-
-    from .sampling import sample_in_chunks
-
-    points = sample_in_chunks(model, num, generator=generator, chunk=65_536, **extra).float()
-    model.write_samples(points[:20_000], out)     # the plot shows at most 20,000; the CSV has them all
-    stats = model.config.standardisation  # saved with the run at training
-    raw = points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats else points.double()
-    csv_path = out.with_suffix(".csv")
-    np.savetxt(csv_path, raw.numpy(), delimiter=",", fmt="%.6g")
-    click.echo(json.dumps({"plot": str(out), "csv": str(csv_path), "shape": list(points.shape),
-                           "units": "the data's own (standardisation undone)" if stats else "model space"}))
-
-
-def _completion_grid(cfg, model, num: int, split: str, start_row: int | None, generator, condition, extra: dict,
-                     mask: str | None = None, resample: int = 1):
-    """Rows of (original, its given part, the model's completion) for the first ``num`` images of ``split``."""
-    import torch
-
-    from .data import load_images
-    from .data.loader import make_batch
-
-    data = load_images(cfg.data, tuple(model.config.input_shape), split=split)
-    batch = make_batch(data, torch.arange(min(num, len(data))), cfg.data, model.config.data_range, model.device)
-    if condition is not None:
-        condition = condition[:len(batch)]          # --label: one row per image actually taken
-    elif model.config.num_classes and batch.y is not None:
-        condition = model.condition_of(batch)       # complete each image under its own label
-    if model.family == "diffusion":
-        known = model.mask(len(batch), mask or "bottom", start_row)
-        done = model.inpaint(batch.x, known, generator=generator, condition=condition, resample=resample, **extra)
-    else:
-        h = model.config.input_shape[1]
-        known = torch.ones_like(batch.x, dtype=torch.float32, device="cpu")
-        known[:, :, h // 2 if start_row is None else start_row:] = 0
-        done = model.complete(batch.x, start_row, generator=generator, condition=condition, **extra)
-    original = model.to_unit(batch.x).float().cpu()
-    given = original * known + 0.5 * (1 - known)  # grey where the model has to fill in
-    return torch.stack([original, given, done.float().cpu()], dim=1).flatten(0, 1)
 
 
 @cli.command()

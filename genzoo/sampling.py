@@ -56,10 +56,8 @@ def sample_in_chunks(model: Any, n: int, *, generator: torch.Generator | None = 
     chunking does not restart the cycle. ``progress(done, n)`` is called after each chunk."""
     if n < 1:
         raise ConfigError("-n must be >= 1")
-    shape = getattr(getattr(model, "config", None), "input_shape", None)
-    if shape:
-        check_sample_budget(n, tuple(shape))     # before any work
-    if condition is None and hasattr(model, "default_condition"):
+    check_sample_budget(n, tuple(model.config.input_shape))     # before any work
+    if condition is None:
         condition = model.default_condition(n, torch.device("cpu"))
     out: Tensor | None = None
     with torch.inference_mode():

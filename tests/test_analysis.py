@@ -27,6 +27,7 @@ from genzoo.analysis.latent import (add_vector, attribute_vector, gaussian_fit_s
 from genzoo.cli import cli
 from genzoo.config import ConfigError
 from genzoo.models.base import GenerativeModel, ModelConfig
+from genzoo.models.capabilities import FromLatent, Samples
 from genzoo.runs import config_from_recipe, load_run, train
 
 PAD = 2  # save_grid's padding
@@ -332,8 +333,8 @@ class _StubConfig(ModelConfig):
     z_dim: int = 2
 
 
-class _StubGAN(GenerativeModel):
-    """``generate``/``sample`` and no encoder: the interface of the GAN families."""
+class _StubGAN(GenerativeModel, Samples, FromLatent):
+    """Declares sampling and decoding from a latent vector, and no encoder: the capabilities of the GAN families."""
 
     family = "stub-gan"
     config_class = _StubConfig
@@ -343,12 +344,12 @@ class _StubGAN(GenerativeModel):
         torch.manual_seed(0)
         self.net = nn.Linear(2, 28 * 28)
 
-    def generate(self, z, condition=None):
+    def decode(self, z, condition=None):
         return torch.tanh(self.net(z)).view(-1, 1, 28, 28)
 
     @torch.no_grad()
     def sample(self, n, *, generator=None, condition=None):
-        return self.to_unit(self.generate(torch.randn(n, 2, generator=generator)))
+        return self.to_unit(self.decode(torch.randn(n, 2, generator=generator)))
 
 
 def test_generator_only_models_skip_encoder_analyses(runs, tmp_path, monkeypatch):

@@ -344,7 +344,8 @@ def test_sample_inpaint_interpolate_and_trajectory_shapes():
     g = torch.Generator().manual_seed(0)
     assert model.sample(3, generator=g, steps=5).shape == (3, 1, 8, 8)
     traj = model.trajectory(2, 4, generator=g, steps=8)
-    assert traj.shape == (2 * 2 * 5, 1, 8, 8) and model.last_trajectory_steps == [50, 36, 22, 8, 0]
+    assert traj.images.shape == (2 * 2 * 5, 1, 8, 8) and traj.steps == [50, 36, 22, 8, 0]
+    assert traj.row_labels == ["x_t", "predicted x₀"]
     inter = model.interpolate(2, 5, generator=g, steps=4)
     assert inter.shape == (10, 1, 8, 8) and float(inter.min()) >= 0 and float(inter.max()) <= 1
     images = torch.rand(2, 1, 8, 8) * 2 - 1
@@ -472,14 +473,14 @@ def test_train_resume_sample_and_eval_end_to_end(tmp_path, trained_runs):
 @pytest.mark.parametrize("args,message", [
     (["--guidance", "2"], "class-conditional"),
     (["--trajectory", "--interpolate"], "choose one of"),
-    (["--resample", "3"], "inpainting"),
+    (["--resample", "3"], "--resample applies to completion/inpainting (--complete/--mask)"),
     (["--mask", "left", "--start-row", "3"], "--start-row"),
-    (["--interpolate", "--eta", "0.5"], "deterministic DDIM"),
+    (["--interpolate", "--eta", "0.5"], "--eta does not apply to interpolation"),
     (["--sampler", "ddpm", "--eta", "0.5"], "ddim sampler"),
     (["--steps", "0"], "--steps must be >= 1"),
     (["--steps", "41"], "[1, 40]"),
     (["--sampler", "cached"], "ddpm or ddim"),
-    (["--temperature", "0.5"], "autoregressive"),
+    (["--temperature", "0.5"], "--temperature does not apply to sampling with model family 'diffusion'"),
 ])
 def test_sampling_errors_name_the_fix(trained_runs, args, message):
     run = trained_runs.get("ddpm-linear", 6, *SMALL)      # one trained run shared by every case

@@ -136,8 +136,8 @@ def test_buffer_and_trajectory_edge_cases():
     model.replay_filled.fill_(3)
     with pytest.raises(ConfigError, match="-n 3 or fewer"):
         model.buffer_samples(5)
-    rows = model.trajectory(2, 10, steps=4, generator=torch.Generator().manual_seed(0))
-    assert model.last_trajectory_steps == [0, 1, 2, 3, 4] and rows.shape[0] == 2 * 5
+    traj = model.trajectory(2, 10, steps=4, generator=torch.Generator().manual_seed(0))
+    assert traj.steps == [0, 1, 2, 3, 4] and traj.images.shape[0] == 2 * 5
 
 
 def test_config_errors():
@@ -178,4 +178,8 @@ def test_ebm_cli_train_resume_sample_chains_buffer(tmp_path, mini_data_dir):
     result = runner.invoke(cli, ["sample", str(run), "-n", "5", "--from-buffer"], catch_exceptions=False)
     assert json.loads(result.stdout)["shape"] == [5, 1, 28, 28]
     result = runner.invoke(cli, ["sample", str(run), "-n", "2", "--eta", "0.5"])
-    assert result.exit_code != 0 and "diffusion models only" in result.output
+    assert result.exit_code == 2 and "--eta does not apply to sampling with model family 'ebm' (sampling takes --steps)" \
+        in result.output
+    result = runner.invoke(cli, ["sample", str(run), "-n", "2", "--from-buffer", "--steps", "3"])
+    assert result.exit_code == 2 and "--steps does not apply to the replay buffer" in result.output
+    assert "--steps applies to sampling (the default) and a trajectory (--trajectory)" in result.output

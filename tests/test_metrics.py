@@ -210,7 +210,7 @@ def test_eval_and_compare_end_to_end(tmp_path, mini_net):
     r = runner.invoke(cli, ["eval", str(gan), "--metrics", "fid,pr", *common], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["eval", str(gan), "--metrics", "elbo"])
-    assert r.exit_code != 0 and "has no ELBO" in r.output
+    assert r.exit_code != 0 and "has no evidence lower bound (ELBO)" in r.output
     r = runner.invoke(cli, ["eval", str(gan), "--metrics", "fidd"])
     assert r.exit_code != 0 and "unknown metric" in r.output
 

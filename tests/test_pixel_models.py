@@ -289,7 +289,10 @@ def test_sampling_options_are_refused_for_other_families(trained_runs):
     run = trained_runs.get("vae-digits", 4)
     runner = CliRunner()
     result = runner.invoke(cli, ["sample", str(run), "--temperature", "0.5"])
-    assert result.exit_code != 0 and "autoregressive" in result.output
+    assert result.exit_code == 2
+    assert "--temperature does not apply to sampling with model family 'vae' (sampling takes no options)" in result.output
+    result = runner.invoke(cli, ["sample", str(run), "--trajectory"])
+    assert result.exit_code == 2 and "model family 'vae' has no generation trajectories (it offers sampling" in result.output
 
 
 def test_levels_mismatch_is_reported_before_training(tmp_path):

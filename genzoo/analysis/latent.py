@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..config import ConfigError, DataConfig
+from ..models.capabilities import Encodes, FromLatent, supports
 from ..data.loader import make_batch
 from ..data.types import ImageSet
 
@@ -21,13 +22,14 @@ from ..data.types import ImageSet
 
 
 def has_encoder(model: object) -> bool:
-    """True for families with ``encode``/``decode`` (autoencoders, VAEs); GANs only ``generate``."""
-    return callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))
+    """True for models that declare :class:`~genzoo.models.capabilities.Encodes` (autoencoders, VAEs)."""
+    return supports(model, Encodes)
 
 
 def has_generator(model: object) -> bool:
-    """True when images can be made from a latent vector: ``decode`` (AE/VAE) or ``generate`` (GANs)."""
-    return has_encoder(model) or callable(getattr(model, "generate", None))
+    """True when data can be made from a latent vector (:class:`~genzoo.models.capabilities.FromLatent`:
+    AE/VAE decoders, GAN generators)."""
+    return supports(model, FromLatent)
 
 
 @torch.no_grad()
@@ -81,8 +83,8 @@ def sample_codes(mu: Tensor, log_var: Tensor | None, generator: torch.Generator 
 
 @torch.no_grad()
 def decode_codes(model, z: Tensor, condition: Tensor | None = None, batch_size: int = 256) -> Tensor:
-    """Images in ``[0, 1]`` for latent vectors ``z`` (``decode`` for AE/VAE, ``generate`` for GANs)."""
-    fn = model.decode if has_encoder(model) else model.generate
+    """Images in ``[0, 1]`` for latent vectors ``z`` (the model's ``decode``: AE/VAE decoder, GAN generator)."""
+    fn = model.decode
     dev = model.device
     out = []
     for i in range(0, len(z), batch_size):

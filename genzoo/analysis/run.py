@@ -126,7 +126,7 @@ def _need_generator(ctx: Context, what: str) -> None:
 def _latent_prior(model) -> str:
     """``normal`` for VAEs and GANs (codes drawn from N(0, I)); ``box`` for plain autoencoders, whose
     codes follow no fixed distribution (Foster ch. 3, the autoencoder's "gaps" in Fig. 3-8)."""
-    return "box" if model.family == "autoencoder" else "normal"
+    return model.latent_prior
 
 
 def _class_of(ctx: Context) -> int:
@@ -430,11 +430,12 @@ def nearest(ctx: Context, n: int, metric: str = "l1") -> dict[str, Any]:
     ``n`` samples (top row) above their nearest training images (bottom row) by mean absolute pixel
     difference. The baseline is the same distance for held-out images: samples much closer to the
     training set than held-out images are is a sign of copying."""
-    from ..models.base import GenerativeModel
+    from ..models.capabilities import Samples, why_not
 
     model = ctx.model
-    if type(model).sample is GenerativeModel.sample:
-        raise NotApplicable(f"model family {model.family!r} cannot sample")
+    reason = why_not(model, Samples)
+    if reason is not None:
+        raise NotApplicable(reason)
     samples = model.sample(n, generator=ctx.generator(9)).float().cpu()
     train_split = ctx.cfg.data.split
     train = ctx.data(train_split)
@@ -497,7 +498,7 @@ def flow(ctx: Context, n: int) -> dict[str, Any]:
     """A flow on 2-D points, as in Foster 2nd ed. Fig. 6-9: ``n`` held-out points X and their latents f(X),
     ``n`` draws Z ~ N(0, I) and their images g(Z), and the learned density p(x) and log p(x) on a grid."""
     model = ctx.model
-    if not getattr(model, "is_point_model", False) or model.config.input_shape[0] != 2:
+    if model.modality != "points" or model.config.input_shape[0] != 2:
         raise NotApplicable("flow draws a flow model of 2-D points (family realnvp-points with input_shape [2])")
     data = ctx.data()
     x = data.images[ctx.subset(len(data), n, salt=9)].to(model.device)
@@ -518,7 +519,7 @@ _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
 
 
 def _applicable(ctx: Context, name: str) -> None:
-    if name not in POINT_ANALYSES and getattr(ctx.model, "is_point_model", False):
+    if name not in POINT_ANALYSES and ctx.model.modality == "points":
         raise NotApplicable(f"{name} analyses images; for a model of points use {' or '.join(POINT_ANALYSES)}")
 
 

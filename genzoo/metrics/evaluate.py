@@ -33,6 +33,8 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
+from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, Reconstructs, Samples,
+                                   VariationalBound, supports, why_not)
 from ..training.checkpoint import write_text_atomic
 
 ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon")
@@ -125,10 +127,14 @@ class EvalContext:
 
 
 # -- applicability --------------------------------------------------------------------------------
-def can_sample(model) -> bool:
-    from ..models.base import GenerativeModel
+# The capability each metric needs (:mod:`genzoo.models.capabilities`).
+NEEDS: dict[str, type[Capability]] = {"elbo": EvidenceBound, "iwae": EvidenceBound, "nll": ExactLikelihood,
+                                      "vlb": VariationalBound, "recon": Reconstructs,
+                                      **{m: Samples for m in SAMPLE_METRICS + ("memorization",)}}
 
-    return type(model).sample is not GenerativeModel.sample
+
+def can_sample(model) -> bool:
+    return supports(model, Samples)
 
 
 def not_applicable(ctx: EvalContext, name: str) -> str | None:
@@ -136,22 +142,14 @@ def not_applicable(ctx: EvalContext, name: str) -> str | None:
     model = ctx.model
     if ctx.data.is_points and name != "nll":
         return "this metric measures images; a model of points is measured by its held-out log-density (nll)"
-    if name in ("elbo", "iwae") and not hasattr(model, "log_importance_weights"):
-        return f"model family {model.family!r} has no ELBO (only VAEs do)"
-    if name == "nll" and not hasattr(model, "log_prob"):
-        return f"model family {model.family!r} has no exact likelihood"
-    if name == "vlb" and not getattr(model, "has_variational_bound", False):
-        return ("only pixel-space diffusion models have a variational bound here"
-                if model.family == "diffusion" else f"model family {model.family!r} has no diffusion bound")
+    reason = why_not(model, NEEDS[name])
+    if reason is not None:
+        return reason
     if name == "vlb" and (ctx.cfg.data.binarize or ctx.cfg.data.quantize):
         return "the diffusion bound is defined for 8-bit data (this run binarises or quantises its images)"
-    if name in SAMPLE_METRICS + ("memorization",) and not can_sample(model):
-        return f"model family {model.family!r} cannot sample"
     if name in SAMPLE_METRICS and ctx.features_kind == "genzoo" and ctx.data.labels is None:
         return (f"dataset {ctx.cfg.data.name!r} has no labels to train genzoo's feature network on; use "
                 f"--features inception with the weights file")
-    if name == "recon" and not hasattr(model, "reconstruct"):
-        return f"model family {model.family!r} does not reconstruct"
     return None
 
 

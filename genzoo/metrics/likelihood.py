@@ -95,8 +95,8 @@ def dataset_log_prob(model, data: ImageSet, data_cfg, batch_size: int = 500, pro
                                                                       progress and "nll")]
     dims = int(math.prod(model.config.input_shape))
     out = {**_summary(torch.cat(values), dims, "log_prob"),
-           "protocol": getattr(model, "likelihood_protocol", "model-defined")}
-    levels = getattr(model, "discrete_levels", None)
+           "protocol": model.likelihood_protocol}
+    levels = model.discrete_levels
     if data.is_points:  # continuous points: nats per point only, no 8-bit scale
         del out["bits_per_dim_8bit"]
         out["points"] = out.pop("images")

@@ -21,6 +21,7 @@ from ..data.loader import Batch
 from ..nn.coders import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
 from ..nn.layers import init_keras_
 from .base import GenerativeModel, ModelConfig, register_model
+from .capabilities import Encodes, FromLatent, Reconstructs, Samples
 
 
 @dataclass
@@ -120,12 +121,13 @@ def kl_sparsity(codings: Tensor, target: float) -> Tensor:
 
 
 @register_model
-class Autoencoder(GenerativeModel):
+class Autoencoder(GenerativeModel, Samples, Encodes, FromLatent, Reconstructs):
     """Deterministic autoencoder; ``sample`` decodes points drawn uniformly from the box spanned by
     the codes seen in training (the book's "new exhibition", Fig. 3.3)."""
 
     family = "autoencoder"
     config_class = AutoencoderConfig
+    latent_prior = "box"   # its codes follow no fixed distribution (Foster ch. 3, the "gaps" of Fig. 3-8)
     buffer_reduce = {"code_min": "min", "code_max": "max"}  # how data-parallel processes combine them
 
     def __init__(self, config: AutoencoderConfig):

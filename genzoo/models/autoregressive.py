@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -24,6 +26,7 @@ from ..nn.pixel_heads import CategoricalHead, LogisticMixtureHead
 from ..nn.pixelcnn import AutoregressiveNet, GatedPixelCNNNet, PixelCNNNet
 from ..nn.pixelrnn import DiagonalBiLSTMNet, RowLSTMNet
 from .base import GenerativeModel, ModelConfig, register_model
+from .capabilities import Completes, ExactLikelihood, Samples
 from .pixel_sampling import autoregressive_sample
 
 ARCHS = ("pixelcnn", "gated", "row_lstm", "diagonal_bilstm")
@@ -86,7 +89,7 @@ def build_net(c: PixelConfig, out_channels: int, groups: int) -> AutoregressiveN
 
 
 @register_model
-class PixelModel(GenerativeModel):
+class PixelModel(GenerativeModel, Samples, ExactLikelihood, Completes):
     """An autoregressive image model: a causal network and a per-pixel output distribution."""
 
     family = "pixelcnn"
@@ -166,6 +169,11 @@ class PixelModel(GenerativeModel):
                                      cached=(sampler or self.config.sampler) == "cached",
                                      temperature=temperature or self.config.temperature,
                                      given=images, start_row=start_row)
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        sampler = options.get("sampler")
+        if sampler is not None and sampler not in ("cached", "naive"):
+            raise ConfigError(f"--sampler for autoregressive models is cached or naive, got {sampler!r}")
 
     def summary_parts(self):
         c = self.config

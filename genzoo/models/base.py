@@ -44,11 +44,13 @@ class ModelConfig:
 
 
 class GenerativeModel(nn.Module):
-    """Base class: a registered family with a typed config, a loss and a sampler."""
+    """Base class: a registered family with a typed config and a loss; what else it can do it declares with
+    the capability classes of :mod:`genzoo.models.capabilities`."""
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     adversarial: ClassVar[bool] = False
+    modality: ClassVar[str] = "image"    # what it models: image | points (| tokens …), as in the data spec
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -79,17 +81,14 @@ class GenerativeModel(nn.Module):
     def check_data(self, data_cfg) -> None:
         """Raise a ConfigError when the data preparation does not suit the model (default: anything goes)."""
 
-    # -- what sampling and analysis use ---------------------------------------------------------
-    def sample(self, n: int, *, generator: torch.Generator | None = None,
-               condition: Tensor | None = None) -> Tensor:
-        """``n`` new images in ``[0, 1]``, ``N×C×H×W``."""
-        raise NotImplementedError
+    # -- what tasks and analysis use (the capabilities are in genzoo.models.capabilities) ---------------
+    def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
+                         shown: int | None = None):
+        """What :meth:`sample` returned, as an artifact to write: a labelled image grid (point models draw
+        their density). ``shown`` caps the images the picture shows."""
+        from ..tasks.artifacts import ImageGrid
 
-    def write_samples(self, samples: Tensor, path, nrow: int = 8):
-        """Save what :meth:`sample` returned for viewing: an image grid (point models draw their density)."""
-        from ..analysis.grid import save_grid
-
-        return save_grid(samples, path, nrow=nrow, scale=2 if samples.shape[-1] <= 32 else 1)
+        return ImageGrid(samples, nrow=nrow, title=title, shown=shown)
 
     def to_unit(self, x: Tensor) -> Tensor:
         """Map model-space images to ``[0, 1]``."""

@@ -33,6 +33,8 @@ from ..nn.unet import MLPDenoiser, UNet
 from ..schedulers import (SCHEDULES, Inpainting, NoiseSchedule, SamplerSettings, sample_loop, split_prediction,
                           training_target)
 from .base import GenerativeModel, ModelConfig, build_model, register_model
+from .capabilities import (Capability, Completes, Inpaints, Interpolates, Samples, Trajectories, Trajectory,
+                           VariationalBound)
 
 MASKS = ("bottom", "top", "left", "right", "center")
 
@@ -115,8 +117,11 @@ def _load_autoencoder(run_dir: str) -> tuple[dict[str, Any], GenerativeModel]:
 
 
 @register_model
-class DiffusionModel(GenerativeModel):
+class DiffusionModel(GenerativeModel, Samples, Completes, Inpaints, Trajectories, Interpolates,
+                     VariationalBound):
     """A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."""
+
+    interpolation = "deterministic DDIM from spherically interpolated noise"
 
     family = "diffusion"
     config_class = DiffusionConfig
@@ -282,15 +287,17 @@ class DiffusionModel(GenerativeModel):
     @torch.no_grad()
     def trajectory(self, n: int, snapshots: int = 10, *, generator: torch.Generator | None = None,
                    condition: Tensor | None = None, sampler: str | None = None, steps: int | None = None,
-                   eta: float | None = None, guidance: float | None = None) -> Tensor:
+                   eta: float | None = None, guidance: float | None = None) -> Trajectory:
         """"Watch the noise disappear": per image, a row of x_t at about ``snapshots`` steps from T to 0, then a
-        row of the network's x̂_0 at the same steps. Returns (2n·(snapshots+1))×C×H×W, rows of snapshots+1."""
+        row of the network's x̂_0 at the same steps: (2n·(snapshots+1))×C×H×W images, rows of snapshots+1."""
         _, snaps = self._run(n, generator, condition, self.settings(sampler, steps, eta), guidance, None,
                              record=snapshots)
         xs = torch.stack([self.from_diffused(x) for _, x, _ in snaps], 1)         # n × S × C × H × W
         x0s = torch.stack([self.from_diffused(x0) for _, _, x0 in snaps], 1)
-        self.last_trajectory_steps = [t for t, _, _ in snaps]
-        return torch.stack([xs, x0s], 1).flatten(0, 2)
+        steps_shown = [t for t, _, _ in snaps]
+        return Trajectory(torch.stack([xs, x0s], 1).flatten(0, 2), steps_shown, ["x_t", "predicted x₀"],
+                          f"reverse diffusion from pure noise (t={steps_shown[0]}) to the image (t=0)",
+                          step_label=lambda t: f"t={t}")
 
     @torch.no_grad()
     def interpolate(self, pairs: int, points: int = 10, *, generator: torch.Generator | None = None,
@@ -343,14 +350,29 @@ class DiffusionModel(GenerativeModel):
         return m
 
     @torch.no_grad()
-    def complete(self, images: Tensor, start_row: int | None = None, **kwargs: Any) -> Tensor:
+    def complete(self, images: Tensor, start_row: int | None = None, *, generator: torch.Generator | None = None,
+                 condition: Tensor | None = None, sampler: str | None = None, steps: int | None = None,
+                 eta: float | None = None, guidance: float | None = None, resample: int = 1) -> Tensor:
         """Keep the rows above ``start_row`` (default: the top half) and generate the rest."""
-        return self.inpaint(images, self.mask(len(images), "bottom", start_row), **kwargs)
+        return self.inpaint(images, self.mask(len(images), "bottom", start_row), generator=generator,
+                            condition=condition, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+                            resample=resample)
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        sampler = options.get("sampler")
+        if sampler is not None and sampler not in ("ddpm", "ddim"):
+            raise ConfigError(f"--sampler for diffusion models is ddpm or ddim, got {sampler!r}")
+        if options.get("eta") is not None and (sampler or self.config.sampler) == "ddpm":
+            raise ConfigError("--eta applies to the ddim sampler (ddpm's noise is fixed by eq. 17-8)")
+        if options.get("guidance") is not None and not self.config.num_classes:
+            raise ConfigError("--guidance needs a class-conditional diffusion model (model.num_classes > 0)")
 
     # -- the variational bound ---------------------------------------------------------------------------
-    @property
-    def has_variational_bound(self) -> bool:
-        return self.autoencoder is None
+    def unavailable(self, capability: type[Capability]) -> str | None:
+        if self.autoencoder is not None and capability in (VariationalBound, Inpaints, Completes):
+            return (f"a latent diffusion model has no {capability.label} in pixel space (it diffuses its "
+                    f"autoencoder's codes); a pixel-space diffusion model has")
+        return None
 
     @torch.no_grad()
     def variational_bound(self, x0: Tensor, condition: Tensor | None = None, t_samples: int | None = 50,

@@ -34,6 +34,7 @@ from ..data.loader import Batch
 from ..nn.layers import activation, init_keras_
 from ..nn.stacks import conv_stack
 from .base import GenerativeModel, ModelConfig, register_model
+from .capabilities import ReplayBuffer, Samples, Trajectories, Trajectory
 
 
 @dataclass
@@ -91,12 +92,11 @@ class EnergyNet(nn.Module):
 
 
 @register_model
-class EBM(GenerativeModel):
+class EBM(GenerativeModel, Samples, Trajectories, ReplayBuffer):
     """Energy-based model with contrastive divergence, Langevin sampling and a replay buffer."""
 
     family = "ebm"
     config_class = EBMConfig
-    trajectory_rows_per_image = 1
     buffer_reduce = {"replay": "keep", "replay_filled": "keep", "replay_next": "keep"}  # per-process chains
 
     def __init__(self, config: EBMConfig):
@@ -188,15 +188,15 @@ class EBM(GenerativeModel):
         return self.to_unit(x)
 
     def trajectory(self, n: int, snapshots: int = 10, *, generator: torch.Generator | None = None,
-                   condition: Tensor | None = None, steps: int | None = None) -> Tensor:
+                   condition: Tensor | None = None, steps: int | None = None) -> Trajectory:
         """Per image a row of its chain from uniform noise to the sample (about ``snapshots`` + 1 images; fewer
         when the chain has fewer steps)."""
         if snapshots < 1:
             raise ConfigError("a trajectory needs at least one snapshot after the start")
         steps = steps or self.config.sample_steps
         _, snaps = self.langevin(self._uniform(n, generator), steps, generator=generator, record=snapshots)
-        self.last_trajectory_steps = self.snapshot_steps(steps, snapshots)
-        return self.to_unit(torch.stack(snaps, 1).flatten(0, 1))
+        return Trajectory(self.to_unit(torch.stack(snaps, 1).flatten(0, 1)), self.snapshot_steps(steps, snapshots),
+                          [""], "Langevin chains from uniform noise; column header: Langevin step")
 
     def buffer_samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` random entries of the replay buffer (the newest ``buffer_size`` negatives of training, each chain

@@ -22,6 +22,7 @@ from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder, init_he_, init_keras_, init_normal_
 from .base import AdversarialModel, ModelConfig, register_model
+from .capabilities import FromLatent, Samples
 
 
 @dataclass
@@ -185,7 +186,7 @@ class ReplayBuffer(nn.Module):
 
 
 @register_model
-class GAN(AdversarialModel):
+class GAN(AdversarialModel, Samples, FromLatent):
     """A generator G(z[, c]) and a discriminator D(x[, c]) trained with binary cross-entropy."""
 
     family = "gan"
@@ -217,6 +218,10 @@ class GAN(AdversarialModel):
     def generate(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """G(z[, condition]) in model space (``[-1, 1]`` for tanh generators)."""
         return self.generator(z, condition)
+
+    def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """The :class:`~genzoo.models.capabilities.FromLatent` view of the generator: G(z[, condition])."""
+        return self.generate(z, condition)
 
     def sample(self, n: int, *, generator: torch.Generator | None = None,
                condition: Tensor | None = None) -> Tensor:

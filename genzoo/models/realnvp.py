@@ -23,6 +23,7 @@ from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn.flows import ActNorm, AffineCoupling, Squeeze, channel_mask, checkerboard_mask, standard_normal_log_prob
 from .base import GenerativeModel, ModelConfig, register_model
+from .capabilities import ExactLikelihood, Samples
 
 
 class CouplingNet(nn.Module):
@@ -67,7 +68,7 @@ class RealNVPConfig(ModelConfig):
 
 
 @register_model
-class RealNVP(GenerativeModel):
+class RealNVP(GenerativeModel, Samples, ExactLikelihood):
     """RealNVP normalising flow: exact (dequantised) log-likelihood and sampling with temperature."""
 
     family = "realnvp"

@@ -23,6 +23,7 @@ from ..nn.flows import AffineCoupling, FlowSequence, standard_normal_log_prob
 from ..nn.layers import init_keras_
 from ..nn.stacks import dense_stack
 from .base import GenerativeModel, ModelConfig, register_model
+from .capabilities import ExactLikelihood, Samples
 
 
 def parity_mask(dims: int, parity: int) -> Tensor:
@@ -67,12 +68,12 @@ class PointRealNVPConfig(ModelConfig):
 
 
 @register_model
-class PointRealNVP(GenerativeModel):
+class PointRealNVP(GenerativeModel, Samples, ExactLikelihood):
     """RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."""
 
     family = "realnvp-points"
     config_class = PointRealNVPConfig
-    is_point_model = True
+    modality = "points"
     likelihood_protocol = "exact log-density of continuous (standardised) points, nats per point"
 
     def __init__(self, config: PointRealNVPConfig):
@@ -124,11 +125,20 @@ class PointRealNVP(GenerativeModel):
     def to_unit(self, x: Tensor) -> Tensor:
         return x.float()
 
-    def write_samples(self, samples: Tensor, path: Path, nrow: int = 8) -> Path:
-        """The samples over the model's density (2-D models; higher dimensions show the first two coordinates)."""
+    def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
+                         shown: int | None = None):
+        """The samples over the model's density (at most 20,000 drawn; 2-D models, higher dimensions show the
+        first two coordinates) and, for the CSV, in the data's own units (the standardisation undone)."""
         from ..analysis.plots import density_plot
+        from ..tasks.artifacts import PointCloud
 
-        return density_plot(self, samples, Path(path), title=f"{self.family}: {len(samples)} samples")
+        points = samples.float()
+        stats = self.config.standardisation  # saved with the run at training
+        raw = (points.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"]) if stats
+               else points.double())
+        heading = title or f"{self.family}: {len(points)} samples"
+        return PointCloud(points, raw, "the data's own (standardisation undone)" if stats else "model space",
+                          draw=lambda path: density_plot(self, points[:20_000], Path(path), title=heading))
 
     def summary_parts(self):
         return [(self.family, self, (torch.randn(2, *self.config.input_shape),))]

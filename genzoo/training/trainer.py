@@ -31,6 +31,7 @@ from .checkpoint import (check_compatible, latest_checkpoint, load_state, load_w
                          save_checkpoint, write_text_atomic)
 from .distributed import DistInfo
 from .ema import EMA
+from ..models.capabilities import Samples, supports
 from .eager_optim import defer_dynamo_import
 from .tb_writer import LazySummaryWriter
 from .threads import ThreadPlan
@@ -398,15 +399,27 @@ class Trainer:
     # -- samples ----------------------------------------------------------------------------------
     @torch.inference_mode()
     def write_samples(self, name: str) -> Path | None:
-        if not self.dist.is_main or not self.cfg.sample_n:
+        """``samples/NAME.png``: ``sample_n`` samples from the same noise each time (a progress gallery), titled
+        with the step and epoch. Skipped for models that cannot sample."""
+        if not self.dist.is_main or not self.cfg.sample_n or not supports(self.model, Samples):
             return None
+        from ..tasks import ImageGrid, write_artifact
+
         sampler = model_for_sampling(self.model, self.ema)
         was_training = self.model.training
         sampler.eval()
         try:
             g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
             images = sampler.sample(self.cfg.sample_n, generator=g)
-            return sampler.write_samples(images, self.run_dir / "samples" / f"{name}.png", nrow=8)
+            weights = ", EMA weights" if self.ema is not None else ""
+            title = (f"{self.cfg.recipe}: {self.cfg.sample_n} samples after step {self.step} "
+                     f"(epoch {self.step / self.steps_per_epoch:.4g}{weights}), seed {self.cfg.seed}")
+            art = sampler.samples_artifact(images, title=title, nrow=8)
+            if isinstance(art, ImageGrid):
+                art.save_tensor = False       # a gallery of pictures; `genzoo sample` writes tensors
+            path = self.run_dir / "samples" / f"{name}.png"
+            write_artifact(art, path)
+            return path
         finally:
             self.model.train(was_training)
 

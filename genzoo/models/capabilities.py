@@ -1,0 +1,173 @@
+"""Declared capabilities: what a trained model can do besides computing its training loss.
+
+A family declares each capability by inheriting its protocol class, e.g.
+``class VAE(ImageModel, Samples, Encodes, Reconstructs, EvidenceBound)``. Tasks (:mod:`genzoo.tasks`),
+metrics (``genzoo eval``) and analyses (``genzoo analyze``) ask :func:`supports`, never ``hasattr`` or a
+family name, so a new family gains every task, metric and analysis its capabilities allow by declaring
+them. A model whose ability depends on its configuration (a latent diffusion model has no pixel-space
+bound) says why in :meth:`Capability.unavailable`.
+
+The options a capability's method takes (``--temperature``, ``--steps``, …) are the keyword-only
+parameters of that method's signature: :func:`accepted_options` reads them, so the declaration cannot
+drift from the code.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from torch import Tensor
+
+# Keyword parameters every generating method takes that are not user options.
+_PLUMBING = {"generator", "condition", "noise", "progress"}
+
+
+class Capability:
+    """Base of the protocol classes; ``label`` names the capability in messages."""
+
+    label: ClassVar[str] = ""
+
+    def unavailable(self, capability: type["Capability"]) -> str | None:
+        """Why this model, as configured, lacks ``capability`` it declares (None: it has it)."""
+        return None
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise a ConfigError for option values this model refuses (e.g. an unknown sampler); the names were
+        already checked against the method's signature."""
+
+
+class Samples(Capability):
+    """Draws new data items: ``sample(n, *, generator, condition, **options)`` in the modality's unit range."""
+
+    label = "sampling"
+
+    def sample(self, n: int, *, generator: Any = None, condition: Tensor | None = None, **options: Any) -> Tensor:
+        raise NotImplementedError
+
+
+class Encodes(Capability):
+    """Maps data to a latent code and back: ``encode(x, condition)`` (a VAE returns ``(mu, log_var)``) and
+    ``decode(z, condition)``."""
+
+    label = "encoder (data to latent codes)"
+
+
+class FromLatent(Capability):
+    """``decode(z, condition)``: data items from latent vectors of ``latent_dim``; ``latent_prior`` is where
+    new codes come from: ``normal`` (VAEs, GANs) or ``box`` (an autoencoder's box of training codes)."""
+
+    label = "generation from a latent vector"
+    latent_prior: ClassVar[str] = "normal"
+
+
+class Reconstructs(Capability):
+    """``reconstruct(x, condition)``: the model's reconstruction of ``x``, in [0, 1]."""
+
+    label = "reconstruction"
+
+
+class ExactLikelihood(Capability):
+    """``log_prob(x, condition)``: exact log-likelihood per item (nats). ``likelihood_protocol`` says what it is
+    of; ``discrete_levels`` (if not None) the number of levels per value, for bits/dim."""
+
+    label = "exact likelihood"
+    likelihood_protocol: ClassVar[str] = "model-defined"
+    discrete_levels: ClassVar[int | None] = None
+
+
+class EvidenceBound(Capability):
+    """``elbo(x, condition)`` and ``log_importance_weights(x, condition, k)`` (Burda et al. 2016): a lower bound
+    on the log-likelihood and the importance-weighted estimate built on it."""
+
+    label = "evidence lower bound (ELBO)"
+
+
+class VariationalBound(Capability):
+    """``variational_bound(x0, condition, t_samples, ...)``: the diffusion bound (Ho et al. 2020, eq. 5)."""
+
+    label = "diffusion variational bound"
+
+
+class Completes(Capability):
+    """``complete(images, start_row, *, generator, condition, **options)``: keeps the rows above
+    ``start_row`` of images (model range) and generates the rest; returns [0, 1] images."""
+
+    label = "image completion"
+
+
+class Inpaints(Capability):
+    """``inpaint(images, mask, *, ...)`` keeps ``images`` where ``mask`` is 1 and generates the rest;
+    ``mask(n, kind, start)`` builds the standard masks (bottom, top, left, right, center)."""
+
+    label = "inpainting"
+
+
+@dataclass
+class Trajectory:
+    """Snapshots of a generating chain: ``images`` hold, per item, ``len(row_labels)`` rows of
+    ``len(steps)`` images; ``steps`` are the chain's step numbers of the columns."""
+
+    images: Tensor
+    steps: list[int]
+    row_labels: list[str] = field(default_factory=lambda: [""])
+    description: str = "the chain from noise to the sample"
+    step_label: Callable[[int], str] = str
+
+
+class Trajectories(Capability):
+    """``trajectory(n, snapshots, *, generator, condition, **options) -> Trajectory``."""
+
+    label = "generation trajectories"
+
+
+class Interpolates(Capability):
+    """``interpolate(pairs, points, *, generator, condition, **options)``: rows of ``points`` samples from
+    starting noise interpolated between two draws; ``interpolation`` describes how."""
+
+    label = "interpolation between draws"
+    interpolation: ClassVar[str] = "interpolated starting noise"
+
+
+class ReplayBuffer(Capability):
+    """``buffer_samples(n, generator)``: stored chains of training (an EBM's replay buffer)."""
+
+    label = "replay buffer"
+
+
+def _protocols() -> set[type[Capability]]:
+    return {c for c in globals().values() if isinstance(c, type) and issubclass(c, Capability) and c is not Capability}
+
+
+def supports(model: Any, capability: type[Capability]) -> bool:
+    """True when ``model`` declares ``capability`` and has it as configured."""
+    return isinstance(model, capability) and model.unavailable(capability) is None
+
+
+def why_not(model: Any, capability: type[Capability]) -> str | None:
+    """Why ``model`` cannot do ``capability`` (None when it can), naming the family and what it does offer."""
+    family = getattr(model, "family", type(model).__name__)
+    if not isinstance(model, capability):
+        offered = [c.label for c in declared(model)]
+        return (f"model family {family!r} has no {capability.label}"
+                + (f" (it offers {', '.join(offered)})" if offered else ""))
+    reason = model.unavailable(capability)
+    return None if reason is None else f"{family}: {reason}"
+
+
+def declared(model: Any) -> list[type[Capability]]:
+    """The capability classes ``model``'s family declares, in the order of its bases."""
+    return [c for c in type(model).__mro__ if c in _PROTOCOLS]
+
+
+def accepted_options(method: Callable[..., Any]) -> list[str]:
+    """The user options a capability method takes: its keyword-only parameters minus the plumbing."""
+    params = inspect.signature(method).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _PLUMBING]
+
+
+_PROTOCOLS = _protocols()
+
+__all__ = ["Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FromLatent", "Inpaints", "Interpolates",
+           "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "VariationalBound",
+           "accepted_options", "declared", "supports", "why_not"]

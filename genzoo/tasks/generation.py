@@ -1,0 +1,235 @@
+"""Generation tasks: sample, complete/inpaint, trajectory, interpolate, replay buffer.
+
+Each task needs one declared capability (:mod:`genzoo.models.capabilities`), takes the options that the
+capability's method accepts (its keyword-only parameters: ``--temperature``, ``--steps``, …), and returns an
+artifact (:mod:`genzoo.tasks.artifacts`). Nothing here names a model family: a new family gets every task its
+capabilities allow. ``genzoo sample`` is a thin layer over :func:`run_task`; Python and the studio call it too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..config import ConfigError
+from ..models.capabilities import (Capability, Completes, Inpaints, Interpolates, ReplayBuffer, Samples,
+                                   Trajectories, accepted_options, supports, why_not)
+from ..sampling import GRID_LIMIT, sample_in_chunks
+from .artifacts import Artifact, ImageGrid
+
+MASKS = ("bottom", "top", "left", "right", "center")
+
+
+@dataclass
+class Request:
+    """What a caller asks of a task. ``options`` are the model's own (None or absent = the model's default)."""
+
+    n: int = 64
+    seed: int = 0
+    label: int | None = None
+    nrow: int = 8
+    options: dict[str, Any] = field(default_factory=dict)
+    split: str = "test"                 # completion/inpainting: where the images come from
+    start_row: int | None = None
+    mask: str | None = None
+    progress: Callable[[int, int], None] | None = None
+
+    def given_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if v is not None}
+
+
+class Task:
+    """One generation task: ``needs`` a capability, reads its options from ``method``'s signature."""
+
+    kind: ClassVar[str]
+    needs: ClassVar[type[Capability]]
+    method: ClassVar[str]
+    what: ClassVar[str]              # for messages: "sampling", "a trajectory", …
+    flag: ClassVar[str]              # the genzoo sample flag that asks for it
+    one_picture: ClassVar[bool] = True
+
+    def capability(self, req: Request) -> type[Capability]:
+        return self.needs
+
+    def method_name(self, req: Request) -> str:
+        return self.method
+
+    def check(self, model: Any, req: Request) -> None:
+        """Refuse, before any work, a request this model cannot serve (naming what it can)."""
+        reason = why_not(model, self.capability(req))
+        if reason is not None:
+            raise ConfigError(f"{self.what}: {reason}")
+        accepted = accepted_options(getattr(model, self.method_name(req)))
+        unknown = [k for k in req.given_options() if k not in accepted]
+        if unknown:
+            raise ConfigError(self._not_accepted(model, unknown, accepted))
+        opts = req.given_options()
+        if opts.get("temperature") is not None and opts["temperature"] <= 0:
+            raise ConfigError("--temperature must be > 0")
+        if opts.get("steps") is not None and opts["steps"] < 1:
+            raise ConfigError("--steps must be >= 1")
+        if opts.get("resample") is not None and opts["resample"] < 1:
+            raise ConfigError("--resample must be >= 1")
+        if self.one_picture and req.n > GRID_LIMIT:
+            raise ConfigError(f"-n {req.n}: {self.what} draws one picture, of at most {GRID_LIMIT} images; plain "
+                              f"sampling takes any -n")
+        model.check_options(opts)
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        raise NotImplementedError
+
+    def _not_accepted(self, model: Any, unknown: list[str], accepted: list[str]) -> str:
+        """Which options do not apply, what this task takes, and which other task of the model takes them."""
+        flags = ", ".join(f"--{k}" for k in unknown)
+        takes = ", ".join(f"--{k}" for k in accepted) or "no options"
+        text = (f"{flags} {'does' if len(unknown) == 1 else 'do'} not apply to {self.what} with model family "
+                f"{model.family!r} ({self.what} takes {takes})")
+        elsewhere = [t for t in TASKS.values() if t is not self and supports(model, t.needs)
+                     and set(unknown) <= set(accepted_options(getattr(model, t.method)))]
+        if elsewhere:
+            text += f"; {flags} {'applies' if len(unknown) == 1 else 'apply'} to " + " and ".join(
+                f"{t.what} ({t.flag})" for t in elsewhere)
+        return text
+
+
+def condition_for(model: Any, req: Request) -> Tensor | None:
+    """``--label``'s one-hot condition for ``req.n`` items (None: the model's default, classes in turn)."""
+    if req.label is None:
+        return None
+    k = getattr(model.config, "num_classes", 0)
+    if not k:
+        raise ConfigError("--label needs a class-conditional model (model.num_classes > 0)")
+    if not 0 <= req.label < k:
+        raise ConfigError(f"--label must be in [0, {k - 1}]")
+    return F.one_hot(torch.full((req.n,), req.label), k).float()
+
+
+def describe(ctx: Any, req: Request) -> str:
+    return f"{ctx.recipe}, seed {req.seed}" + ("" if req.label is None else f", class {req.label}")
+
+
+class SampleTask(Task):
+    kind, needs, method, what, flag, one_picture = "sample", Samples, "sample", "sampling", "the default", False
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        model = ctx.model
+        g = torch.Generator().manual_seed(req.seed)
+        samples = sample_in_chunks(model, req.n, generator=g, condition=condition_for(model, req),
+                                   progress=req.progress, **req.given_options())
+        cycled = "" if req.label is not None or not getattr(model.config, "num_classes", 0) else ", classes in turn"
+        first = f" (the first {GRID_LIMIT} shown)" if req.n > GRID_LIMIT else ""
+        return model.samples_artifact(samples, title=f"{describe(ctx, req)}: {req.n} samples{cycled}{first}",
+                                      nrow=req.nrow, shown=GRID_LIMIT)
+
+
+class CompleteTask(Task):
+    """Keep part of held-out images and generate the rest: the rows from ``start_row`` down (``Completes``) or a
+    ``mask`` region (``Inpaints``). The grid shows original | given part (grey where generated) | completion."""
+
+    kind, needs, method, what, flag = "complete", Completes, "complete", "completion/inpainting", "--complete/--mask"
+
+    def capability(self, req: Request) -> type[Capability]:
+        return Completes if req.mask in (None, "bottom") else Inpaints
+
+    def method_name(self, req: Request) -> str:
+        return "complete" if req.mask in (None, "bottom") else "inpaint"
+
+    def check(self, model: Any, req: Request) -> None:
+        if req.mask is not None and req.mask not in MASKS:
+            raise ConfigError(f"--mask must be one of {', '.join(MASKS)}, got {req.mask!r}")
+        if req.start_row is not None and req.mask not in (None, "bottom"):
+            raise ConfigError("--start-row applies to --complete and --mask bottom")
+        super().check(model, req)
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        model = ctx.model
+        g = torch.Generator().manual_seed(req.seed)
+        batch = ctx.batch(req.split, req.n)
+        condition = condition_for(model, req)
+        if condition is not None:
+            condition = condition[:len(batch)]          # --label: one row per image actually taken
+        elif getattr(model.config, "num_classes", 0) and batch.y is not None:
+            condition = model.condition_of(batch)       # complete each image under its own label
+        h = batch.x.shape[-2]
+        start = h // 2 if req.start_row is None else req.start_row
+        if not 0 <= start <= h:
+            raise ConfigError(f"--start-row must be in [0, {h}]")
+        opts = req.given_options()
+        if self.capability(req) is Completes:
+            known = torch.ones(batch.x.shape, dtype=torch.float32)
+            known[:, :, start:] = 0
+            done = model.complete(batch.x, start, generator=g, condition=condition, **opts)
+            region = f"rows {start}-{h - 1}"
+        else:
+            known = model.mask(len(batch), req.mask, req.start_row)
+            done = model.inpaint(batch.x, known, generator=g, condition=condition, **opts)
+            region = f"the {req.mask} region"
+        original = model.to_unit(batch.x).float().cpu()
+        given = original * known + 0.5 * (1 - known)  # grey where the model has to fill in
+        images = torch.stack([original, given, done.float().cpu()], dim=1).flatten(0, 1)
+        return ImageGrid(images, nrow=3, col_labels=["original", "given", "completion"],
+                         title=f"{describe(ctx, req)}: {req.split} images, {region} generated (grey in 'given')")
+
+
+class TrajectoryTask(Task):
+    kind, needs, method, what, flag = "trajectory", Trajectories, "trajectory", "a trajectory", "--trajectory"
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        model = ctx.model
+        g = torch.Generator().manual_seed(req.seed)
+        traj = model.trajectory(req.n, 10, generator=g, condition=condition_for(model, req), **req.given_options())
+        labelled_rows = any(traj.row_labels)
+        return ImageGrid(traj.images, nrow=len(traj.steps), col_labels=[traj.step_label(t) for t in traj.steps],
+                         row_labels=list(traj.row_labels) * req.n if labelled_rows else None,
+                         title=f"{describe(ctx, req)}: {traj.description}", info={"steps_shown": list(traj.steps)})
+
+
+class InterpolateTask(Task):
+    kind, needs, method, what, flag = "interpolate", Interpolates, "interpolate", "interpolation", "--interpolate"
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        model = ctx.model
+        g = torch.Generator().manual_seed(req.seed)
+        pairs, points = max(1, req.n // 10), 10
+        condition = condition_for(model, req)
+        images = model.interpolate(pairs, points, generator=g,
+                                   condition=None if condition is None else condition[:pairs], **req.given_options())
+        return ImageGrid(images, nrow=points, col_labels=[f"{w:.2f}" for w in torch.linspace(0, 1, points).tolist()],
+                         row_labels=[f"pair {i + 1}" for i in range(pairs)],
+                         title=f"{describe(ctx, req)}: {model.interpolation}; header: weight of the second draw")
+
+
+class BufferTask(Task):
+    kind, needs, method, what, flag = "buffer", ReplayBuffer, "buffer_samples", "the replay buffer", "--from-buffer"
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        images = ctx.model.buffer_samples(req.n, generator=torch.Generator().manual_seed(req.seed))
+        return ImageGrid(images, nrow=req.nrow, title=f"{describe(ctx, req)}: {req.n} random chains of the training "
+                                                      f"replay buffer")
+
+
+TASKS: dict[str, Task] = {t.kind: t for t in (SampleTask(), CompleteTask(), TrajectoryTask(), InterpolateTask(),
+                                               BufferTask())}
+
+
+def available_tasks(model: Any) -> list[str]:
+    """The tasks this model can serve."""
+    return [k for k, t in TASKS.items() if supports(model, t.needs)]
+
+
+def run_task(ctx: Any, kind: str, req: Request) -> Artifact:
+    """Check ``req`` against the run's model and run task ``kind`` (inference mode, with sampler progress bars
+    on a terminal)."""
+    from ..schedulers.samplers import sampler_progress
+
+    if kind not in TASKS:
+        raise ConfigError(f"unknown task {kind!r}; tasks: {', '.join(TASKS)}")
+    if req.n < 1:
+        raise ConfigError("-n must be >= 1")
+    task = TASKS[kind]
+    task.check(ctx.model, req)
+    with torch.inference_mode(), sampler_progress():
+        return task.run(ctx, req)

@@ -1,0 +1,86 @@
+"""Declared capabilities, the task layer and its artifacts: what each family can do is read from its
+declarations and its methods' signatures, tasks run from Python without click, and nothing in the sampling
+path names a model family."""
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+import torch
+
+from genzoo import cli as cli_module
+from genzoo.config import ConfigError
+from genzoo.models import model_families
+from genzoo.models.capabilities import (Completes, Encodes, EvidenceBound, ExactLikelihood, FromLatent, Inpaints,
+                                        Interpolates, Reconstructs, ReplayBuffer, Samples, Trajectories,
+                                        VariationalBound, accepted_options, declared)
+from genzoo.run_context import RunContext
+from genzoo.tasks import ImageGrid, Request, available_tasks, run_task, write_artifact
+from genzoo.tasks import generation
+
+DDPM_SMALL = ("--set", "model.base_channels=8", "--set", "model.timesteps=40", "--set", "model.sample_steps=5",
+              "--set", "batch_size=16", "--set", "sample_n=4")
+
+EXPECTED = {
+    "autoencoder": {Samples, Encodes, FromLatent, Reconstructs},
+    "vae": {Samples, Encodes, FromLatent, Reconstructs, EvidenceBound},
+    "pixelcnn": {Samples, ExactLikelihood, Completes},
+    "diffusion": {Samples, Completes, Inpaints, Trajectories, Interpolates, VariationalBound},
+    "ebm": {Samples, Trajectories, ReplayBuffer},
+    "gan": {Samples, FromLatent}, "wgan": {Samples, FromLatent}, "wgan-gp": {Samples, FromLatent},
+    "realnvp": {Samples, ExactLikelihood}, "realnvp-points": {Samples, ExactLikelihood},
+}
+
+
+def test_every_family_declares_its_capabilities():
+    families = model_families()
+    assert set(families) == set(EXPECTED)
+    for name, cls in families.items():
+        assert set(declared(cls.__new__(cls))) == EXPECTED[name], name
+
+
+def test_options_are_read_from_the_method_signatures():
+    fams = model_families()
+    assert accepted_options(fams["diffusion"].sample) == ["sampler", "steps", "eta", "guidance"]
+    assert accepted_options(fams["diffusion"].interpolate) == ["steps", "guidance"]
+    assert accepted_options(fams["diffusion"].complete)[-1] == "resample"
+    assert accepted_options(fams["pixelcnn"].sample) == ["sampler", "temperature"]
+    assert accepted_options(fams["ebm"].sample) == ["steps"]
+    assert accepted_options(fams["vae"].sample) == []
+
+
+def test_the_sampling_path_names_no_family():
+    sources = [inspect.getsource(cli_module.sample.callback), inspect.getsource(generation)]
+    for src in sources:
+        assert not re.search(r"family\s*(==|in)\s*[\"'(]", src)
+        for family in EXPECTED:
+            assert f'"{family}"' not in src and f"'{family}'" not in src
+
+
+def test_tasks_run_from_python_and_return_artifacts(trained_runs, tmp_path):
+    run = trained_runs.get("ddpm-linear", 6, *DDPM_SMALL)
+    ctx = RunContext(run)
+    assert available_tasks(ctx.model) == ["sample", "complete", "trajectory", "interpolate"]
+    traj = run_task(ctx, "trajectory", Request(n=2, seed=1, options={"steps": 4}))
+    assert isinstance(traj, ImageGrid)
+    assert traj.row_labels == ["x_t", "predicted x₀"] * 2 and traj.col_labels[-1] == "t=0"
+    assert traj.nrow == len(traj.info["steps_shown"]) and traj.images.shape[0] == 2 * 2 * traj.nrow
+    again = run_task(ctx, "trajectory", Request(n=2, seed=1, options={"steps": 4}))
+    assert torch.equal(traj.images, again.images)            # seeded, and nothing kept on the model
+    result = write_artifact(traj, tmp_path / "t.png")
+    assert result["steps_shown"] == traj.info["steps_shown"] and (tmp_path / "t.safetensors").exists()
+    inpaint = run_task(ctx, "complete", Request(n=3, mask="center", options={"steps": 3}))
+    assert inpaint.images.shape[0] == 9 and inpaint.col_labels == ["original", "given", "completion"]
+
+
+def test_task_requests_are_checked_before_any_work(trained_runs):
+    ctx = RunContext(trained_runs.get("ddpm-linear", 6, *DDPM_SMALL))
+    with pytest.raises(ConfigError, match="draws one picture, of at most 256 images"):
+        run_task(ctx, "trajectory", Request(n=1000))
+    with pytest.raises(ConfigError, match="has no replay buffer"):
+        run_task(ctx, "buffer", Request(n=4))
+    with pytest.raises(ConfigError, match="--mask must be one of"):
+        run_task(ctx, "complete", Request(n=2, mask="diagonal"))
+    with pytest.raises(ConfigError, match="unknown task"):
+        run_task(ctx, "dream", Request())
