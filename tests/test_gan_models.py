@@ -47,6 +47,23 @@ def test_parameter_counts_match_the_books(recipe, d_total, g_total, g_trainable)
     assert (g_t + g_nt, g_t) == (g_total, g_trainable)
 
 
+def test_dense_generator_batch_norm_on_every_hidden_layer_but_the_first():
+    """``model.g_units_batch_norm``: Dense → BatchNorm1d → activation from the second hidden layer on, with the
+    Keras momentum (PyTorch-GAN's MLP generator 100-128-256-512-1024-784 has 1,510,032 weights); off by default,
+    refused for the conv generator."""
+    model = model_of("homl-gan", z_dim=100, g_units=[128, 256, 512, 1024], g_activation="leaky_relu",
+                     g_units_batch_norm=0.9, output_activation="tanh", data_range="pm1")
+    kinds = [type(m).__name__ for m in model.generator.hidden]
+    assert kinds == ["Linear", "LeakyReLU"] + ["Linear", "BatchNorm1d", "LeakyReLU"] * 3
+    assert all(m.momentum == pytest.approx(0.1) for m in model.generator.hidden if isinstance(m, nn.BatchNorm1d))
+    assert sum(p.numel() for p in model.generator.parameters()) == 1_510_032
+    x = model.generate(torch.randn(4, 100))
+    assert x.shape == (4, 1, 28, 28) and x.abs().max() <= 1
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model_of("homl-gan").generator.modules())
+    with pytest.raises(ConfigError, match="g_units_batch_norm"):
+        model_of("homl-dcgan", g_units_batch_norm=0.9)
+
+
 def test_summary_command_prints_the_totals():
     out = CliRunner().invoke(cli, ["summary", "gan-camel"]).output
     assert "Total params: 720,833" in out and "Total params: 844,161" in out and "Trainable params: 837,377" in out
