@@ -72,7 +72,7 @@ N_CRITIC = {"dcgan": 1, "wgan-gp": 5}
 
 def genzoo_overrides(model: str, batch_size: int) -> tuple[str, list[str]]:
     """The recipe and ``--set`` overrides that give PyTorch-GAN's networks and optimizer settings."""
-    adam = ["optim.discriminator.lr=0.0002", "optim.discriminator.betas=[0.5,0.999]", "optim.discriminator.eps=1e-8",
+    adam = ["optim.discriminator.name=adam", "optim.generator.name=adam", "optim.discriminator.lr=0.0002", "optim.discriminator.betas=[0.5,0.999]", "optim.discriminator.eps=1e-8",
             "optim.generator.lr=0.0002", "optim.generator.betas=[0.5,0.999]", "optim.generator.eps=1e-8"]
     common = ["data.name=fashion-mnist", f"batch_size={batch_size}", "num_threads=1"]
     if model == "dcgan":

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .layers import activation, batch_norm, conv_same, conv_transpose_same
+from .layers import UpsampleConv2d, Upsampled, activation, batch_norm, conv_same, conv_transpose_same
 
 
 def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], strides: Sequence[int], *,
@@ -33,7 +33,9 @@ def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], stride
     n = len(filters)
     for i, (f, k, s) in enumerate(zip(filters, kernels, strides)):
         if upsample is not None and upsample[i] == 2:
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), conv_same(c, f, k, 1)]
+            # Upsample(×2) + Conv computed in one conv of the original map (the same function, fewer
+            # multiply-adds); the marker keeps the layer indices, hence the checkpoint keys, of the two-layer form.
+            layers += [Upsampled(), UpsampleConv2d(c, f, k)]
         elif transpose:
             layers.append(conv_transpose_same(c, f, k, s))
         else:
