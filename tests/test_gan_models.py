@@ -16,6 +16,7 @@ from genzoo.data.loader import Batch
 from genzoo.models import build_model
 from genzoo.models.gan import ReplayBuffer
 from genzoo.models.wgan import gradient_penalty, wasserstein_critic_loss
+from genzoo.nn import UpsampleConv2d
 from genzoo.nn.summary import count_params
 from test_training import assert_same_weights
 
@@ -45,6 +46,55 @@ def test_parameter_counts_match_the_books(recipe, d_total, g_total, g_trainable)
     g_t, g_nt = count_params(model.generator)
     assert (d_t + d_nt, d_nt) == (d_total, 0)
     assert (g_t + g_nt, g_t) == (g_total, g_trainable)
+
+
+def test_dense_generator_batch_norm_on_every_hidden_layer_but_the_first():
+    """``model.g_units_batch_norm``: Dense → BatchNorm1d → activation from the second hidden layer on, with the
+    Keras momentum (PyTorch-GAN's MLP generator 100-128-256-512-1024-784 has 1,510,032 weights); off by default,
+    refused for the conv generator."""
+    model = model_of("homl-gan", z_dim=100, g_units=[128, 256, 512, 1024], g_activation="leaky_relu",
+                     g_units_batch_norm=0.9, output_activation="tanh", data_range="pm1")
+    kinds = [type(m).__name__ for m in model.generator.hidden]
+    assert kinds == ["Linear", "LeakyReLU"] + ["Linear", "BatchNorm1d", "LeakyReLU"] * 3
+    assert all(m.momentum == pytest.approx(0.1) for m in model.generator.hidden if isinstance(m, nn.BatchNorm1d))
+    assert sum(p.numel() for p in model.generator.parameters()) == 1_510_032
+    x = model.generate(torch.randn(4, 100))
+    assert x.shape == (4, 1, 28, 28) and x.abs().max() <= 1
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model_of("homl-gan").generator.modules())
+    with pytest.raises(ConfigError, match="g_units_batch_norm"):
+        model_of("homl-dcgan", g_units_batch_norm=0.9)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_upsample_conv_equals_upsample_then_conv(kernel, channels_last):
+    """UpsampleConv2d (the generators' Upsample ×2 + Conv, one conv of the original map) gives the two-layer form's
+    outputs and gradients (input, weight, bias) in the input's memory layout, from the same parameters."""
+    torch.manual_seed(0)
+    two = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4, 3, kernel, padding=kernel // 2))
+    fused = UpsampleConv2d(4, 3, kernel)
+    fused.load_state_dict(two[1].state_dict())
+    two, fused = two.double(), fused.double()
+    x = torch.randn(2, 4, 5, 6, dtype=torch.double)
+    if channels_last:
+        x, two, fused = (m.to(memory_format=torch.channels_last) for m in (x, two, fused))
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = two(x1), fused(x2)
+    assert y2.shape == (2, 3, 10, 12) and y2.is_contiguous(memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(y2, y1)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    torch.testing.assert_close(x2.grad, x1.grad)
+    torch.testing.assert_close(fused.weight.grad, two[1].weight.grad)
+    torch.testing.assert_close(fused.bias.grad, two[1].bias.grad)
+
+
+def test_upsampling_generator_keeps_the_two_layer_checkpoint_keys():
+    """The camel generator's Upsample + Conv layers keep their indices: weights saved before the fused conv load."""
+    keys = set(model_of("gan-camel").generator.state_dict())
+    assert {"deconv.1.weight", "deconv.1.bias", "deconv.5.weight"} <= keys
+    assert not any(k.startswith(("deconv.0.", "deconv.4.")) for k in keys)
 
 
 def test_summary_command_prints_the_totals():

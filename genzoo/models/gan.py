@@ -57,6 +57,7 @@ class GANConfig(ModelConfig):
     g_strides: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
     g_upsample: list[int] | None = field(default_factory=lambda: [2, 2, 1, 1])
     g_units: list[int] = field(default_factory=lambda: [100, 150])
+    g_units_batch_norm: float | None = None      # dense generator: BN (Keras momentum) on every hidden layer but the first
     g_activation: str = "relu"
     g_batch_norm: float | None = 0.9
     g_bn_after_activation: bool = False          # Géron's DCGAN: ConvT(activation) → BN
@@ -75,6 +76,9 @@ class GANConfig(ModelConfig):
             raise ConfigError(f"model.init must be normal, he or keras, got {self.init!r}")
         if self.z_dim < 1:
             raise ConfigError("model.z_dim must be >= 1")
+        if self.g_units_batch_norm is not None and self.arch != "dense":
+            raise ConfigError("model.g_units_batch_norm applies to the dense generator (arch dense); "
+                              "the conv generator uses model.g_batch_norm")
         if self.g_dense_norm not in (None, "none", "features", "channels"):
             raise ConfigError(f"model.g_dense_norm must be features, channels or none, got {self.g_dense_norm!r}")
         if not 0 <= self.label_smoothing < 0.5:
@@ -126,7 +130,8 @@ class DenseDiscriminator(nn.Module):
 def build_generator(c: GANConfig) -> nn.Module:
     if c.arch == "dense":
         return DenseDecoder(c.z_dim, c.input_shape, c.g_units, hidden_activation=c.g_activation,
-                            output_activation=c.output_activation, condition_dim=c.condition_dim)
+                            output_activation=c.output_activation, condition_dim=c.condition_dim,
+                            batch_norm=c.g_units_batch_norm)
     norm = None if c.g_dense_norm in (None, "none") else c.g_dense_norm
     return ConvDecoder(c.z_dim, c.g_initial_shape, c.g_filters, c.g_kernels, c.g_strides,
                        batch_norm=c.g_batch_norm is not None, bn_momentum=c.g_batch_norm or 0.99,

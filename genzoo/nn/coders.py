@@ -112,12 +112,17 @@ class DenseEncoder(nn.Module):
 
 
 class DenseDecoder(nn.Module):
-    """Dense stack → Dense(C·H·W) → output activation → Reshape (Géron ch. 17)."""
+    """Dense stack → Dense(C·H·W) → output activation → Reshape (Géron ch. 17).
+
+    ``batch_norm`` (Keras momentum) normalises every hidden layer but the first, before its activation.
+    """
 
     def __init__(self, z_dim: int, output_shape: Sequence[int], units: Sequence[int], *,
-                 hidden_activation: str = "relu", output_activation: str = "linear", condition_dim: int = 0):
+                 hidden_activation: str = "relu", output_activation: str = "linear", condition_dim: int = 0,
+                 batch_norm: float | None = None):
         super().__init__()
-        self.hidden = dense_stack(z_dim + condition_dim, units, act=hidden_activation)
+        self.hidden = dense_stack(z_dim + condition_dim, units, act=hidden_activation, bn_momentum=batch_norm,
+                                  bn_from_layer=1)
         last = units[-1] if units else z_dim + condition_dim
         self.out = nn.Linear(last, math.prod(output_shape))
         self.out_activation = activation(output_activation)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .layers import activation, batch_norm, conv_same, conv_transpose_same
+from .layers import UpsampleConv2d, Upsampled, activation, batch_norm, conv_same, conv_transpose_same
 
 
 def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], strides: Sequence[int], *,
@@ -33,7 +33,9 @@ def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], stride
     n = len(filters)
     for i, (f, k, s) in enumerate(zip(filters, kernels, strides)):
         if upsample is not None and upsample[i] == 2:
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), conv_same(c, f, k, 1)]
+            # Upsample(×2) + Conv computed in one conv of the original map (the same function, fewer
+            # multiply-adds); the marker keeps the layer indices, hence the checkpoint keys, of the two-layer form.
+            layers += [Upsampled(), UpsampleConv2d(c, f, k)]
         elif transpose:
             layers.append(conv_transpose_same(c, f, k, s))
         else:
@@ -52,14 +54,22 @@ def conv_stack(c_in: int, filters: Sequence[int], kernels: Sequence[int], stride
 
 
 def dense_stack(d_in: int, units: Sequence[int], *, act: str = "relu", last_activation: str | None = "same",
-                dropout: float | None = None) -> nn.Sequential:
-    """Dense layers with one activation (Géron's ``Sequential([Dense(...), ...])`` pattern)."""
+                dropout: float | None = None, bn_momentum: float | None = None,
+                bn_from_layer: int = 0) -> nn.Sequential:
+    """Dense layers with one activation (Géron's ``Sequential([Dense(...), ...])`` pattern).
+
+    ``bn_momentum`` (Keras momentum) puts Dense → BatchNorm1d → activation in every layer from
+    ``bn_from_layer`` on that keeps the hidden activation (the MLP generators of the PyTorch GAN examples).
+    """
     layers: list[nn.Module] = []
     d = d_in
     for i, u in enumerate(units):
         layers.append(nn.Linear(d, u))
         last = i == len(units) - 1
-        layers.append(activation(act if not last or last_activation == "same" else last_activation))
+        hidden = not last or last_activation == "same"
+        if bn_momentum is not None and hidden and i >= bn_from_layer:
+            layers.append(batch_norm(u, bn_momentum, dims=1))
+        layers.append(activation(act if hidden else last_activation))
         if dropout and not last:
             layers.append(nn.Dropout(dropout))
         d = u
