@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch (a plain `pip install torch` would fetch a multi-GB CUDA build).
 	$(PY) -m pip install --quiet torch==2.13.0 || $(PY) -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
-	$(PY) -m pip install --quiet -e '.[test,tensorboard]'
+	$(PY) -m pip install --quiet -e '.[test,tensorboard,text]'
 	touch $@
 
 system-packages:
