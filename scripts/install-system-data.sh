@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Offline data from Debian: Fashion-MNIST (the default dataset) and Noto Color Emoji (the colour default).
+# Offline data from Debian: Fashion-MNIST (the default dataset), Noto Color Emoji (the colour default), and
+# the text corpora of the ch. 6 LSTMs (fortunes, fortunes-min: % -delimited short texts; dict-devil: The
+# Devil's Dictionary).
 # Needs root (or sudo); without it, says what to install and carries on (--data-dir still works).
 set -u
 packages=()
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || packages+=(fonts-noto-color-emoji)
+[ -e /usr/share/games/fortunes/cookie ] || packages+=(fortunes)
+[ -e /usr/share/games/fortunes/fortunes ] || packages+=(fortunes-min)
+[ -e /usr/share/dictd/devil.dict.dz ] || packages+=(dict-devil)
 [ ${#packages[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "genzoo: no apt-get here; install ${packages[*]} by other means or pass --data-dir" >&2
