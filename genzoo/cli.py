@@ -101,8 +101,13 @@ def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 def summary(recipe: str, overrides: tuple[str, ...]) -> None:
     """Per-layer table of RECIPE's networks, then "Total params" and "Trainable params"."""
     cfg = _config(recipe, list(overrides))
-    from .models import build_model
+    from .models import build_model, model_families
 
+    family = model_families()[cfg.model["family"]]
+    if any(not cfg.model.get(k) for k in family.data_sized):   # sized by its data: read it (or --set the size)
+        from .data import load_data
+
+        cfg.model = family.configure(dict(cfg.model), load_data(cfg.data, family.data_hints(cfg.model)).spec)
     click.echo(build_model(cfg.model).summary())
 
 
@@ -225,10 +230,20 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
 @click.option("--split", default="test", show_default=True, help="With --complete/--mask: the split to take images from.")
 @click.option("--from-buffer", is_flag=True,
               help="Energy-based models: show -n chains from the training replay buffer instead of new chains.")
+@click.option("--prompt", "prompts", multiple=True,
+              help="Text models: the seed text (the book's seed_text); with --next-words, repeat it for several "
+                   "prompts (default: Fig. 6.10's).")
+@click.option("--top-k", type=int, help="Text models: draw each token from the k likeliest only.")
+@click.option("--max-tokens", type=int, help="Text models: stop a text after this many tokens (default the model's).")
+@click.option("--next-words", is_flag=True, help="Text models: the 10 likeliest next words after each --prompt "
+                                                 "(Foster Fig. 6.10).")
+@click.option("--interactive", is_flag=True, help="Text models: write with the model in the terminal; it shows its "
+                                                  "top 10 next words, you pick one or type your own.")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
-           trajectory: bool, interpolate: bool, split: str, from_buffer: bool) -> None:
+           trajectory: bool, interpolate: bool, split: str, from_buffer: bool, prompts: tuple[str, ...],
+           top_k: int | None, max_tokens: int | None, next_words: bool, interactive: bool) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
     from .config import ConfigError
     from .paths import output_file
@@ -236,11 +251,15 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     if num < 1:
         raise ConfigError("-n must be >= 1")
     modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
-                                   ("--interpolate", interpolate), ("--from-buffer", from_buffer)) if on]
+                                   ("--interpolate", interpolate), ("--from-buffer", from_buffer),
+                                   ("--next-words", next_words), ("--interactive", interactive)) if on]
     if len(modes) > 1:
         raise ConfigError(f"choose one of {', '.join(modes)}")
     kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
-            "interpolate" if interpolate else "buffer" if from_buffer else "sample")
+            "interpolate" if interpolate else "buffer" if from_buffer else "next-words" if next_words else
+            "interactive" if interactive else "sample")
+    if len(prompts) > 1 and not next_words:
+        raise ConfigError("give one --prompt to sample from (several prompts go with --next-words)")
     out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png")   # refused now, not after the sampling
     _check_run(run_dir)
 
@@ -249,11 +268,26 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
 
     _command_threads()
     options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
-               "resample": resample}
-    request = Request(n=num, seed=seed, label=label, nrow=nrow, options=options, split=split, start_row=start_row,
-                      mask=mask, progress=_chunk_progress(num))
-    artifact = run_task(RunContext(run_dir, use_ema=not no_ema), kind, request)
-    click.echo(json.dumps(write_artifact(artifact, out)))
+               "resample": resample, "top_k": top_k, "max_tokens": max_tokens,
+               "prompt": prompts[0] if prompts and not next_words else None}
+    ctx = RunContext(run_dir, use_ema=not no_ema)
+    if interactive:
+        from .tasks import Text
+        from .tasks.generation import interactive_writer
+
+        text = interactive_writer(ctx.model, prompts[0] if prompts else "", read=lambda q: click.prompt(
+            q, default="", show_default=False), show=click.echo, seed=seed)
+        artifact = Text([text], title=f"{ctx.recipe}: written with the model (--interactive)")
+    else:
+        request = Request(n=num, seed=seed, label=label, nrow=nrow, options=options, split=split,
+                          start_row=start_row, mask=mask, prompts=list(prompts), progress=_chunk_progress(num))
+        artifact = run_task(ctx, kind, request)
+    result = write_artifact(artifact, out)
+    from .tasks import Text as _Text
+
+    if isinstance(artifact, _Text):   # text is for reading: print it before the JSON line
+        click.echo(artifact.text)
+    click.echo(json.dumps({k: v for k, v in result.items() if k != "tables"}))
 
 
 def _chunk_progress(total: int):
@@ -278,7 +312,8 @@ def _chunk_progress(total: int):
 @cli.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
-                                           "arithmetic", "histograms", "nearest", "curves", "flow", "all"]))
+                                           "arithmetic", "histograms", "nearest", "curves", "flow", "temperatures",
+                                           "all"]))
 @click.option("--out", type=click.Path(path_type=Path),
               help="Output folder (default RUN_DIR/analysis): writes NAME.png and NAME.json per analysis.")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")

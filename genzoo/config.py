@@ -23,8 +23,22 @@ class ConfigError(ValueError):
 
 
 @dataclass
+class TextDataConfig:
+    """How a text corpus becomes token windows (Foster 1st ed. ch. 6, Listings 6.1-6.2)."""
+
+    tokenizer: str = "word"           # word (Keras Tokenizer(filters='')) | char
+    window: int = 20                  # the book's seq_length: tokens read before each prediction
+    stride: int = 1                   # windows start every `stride` tokens (the book's step=1)
+    held_out: float = 0.1             # every 10th story is held out (the test split)
+    lower: bool = True
+    min_count: int = 1                # words seen fewer times in training become <unk>
+    num_words: int | None = None      # keep the most frequent num_words - 1 words
+    options: dict[str, Any] = field(default_factory=dict)   # per corpus, its reader's own: {fortunes: {files: [...]}}
+
+
+@dataclass
 class DataConfig:
-    """Which images to train on and how to prepare them."""
+    """Which data to train on and how to prepare it (image fields for images, ``text`` for corpora)."""
 
     name: str = "fashion-mnist"
     data_dir: str | None = None       # overrides $GENZOO_DATA and the system locations
@@ -36,6 +50,7 @@ class DataConfig:
     attributes: list[str] | None = None  # attribute columns carried as condition (CelebA-format data)
     binarize: bool = False            # threshold at 0.5 after scaling to [0, 1]
     quantize: int | None = None       # K grey levels (PixelCNN-style targets)
+    text: TextDataConfig = field(default_factory=TextDataConfig)
 
 
 @dataclass
@@ -273,6 +288,9 @@ def validate(cfg: RunConfig) -> None:
         (cfg.lr_decay > 0, "lr_decay must be > 0"),
         (cfg.data.channels in (None, 1, 3), "data.channels must be 1 or 3"),
         (cfg.data.quantize is None or cfg.data.quantize >= 2, "data.quantize must be >= 2"),
+        (cfg.data.text.window >= 1 and cfg.data.text.stride >= 1, "data.text.window and data.text.stride must be >= 1"),
+        (0 < cfg.data.text.held_out < 1, "data.text.held_out must be in (0, 1)"),
+        (cfg.data.text.tokenizer in ("word", "char"), "data.text.tokenizer must be word or char"),
         (cfg.data.limit is None or cfg.data.limit >= 1,
          f"data.limit={cfg.data.limit} keeps no images: give a positive count, or null (--set data.limit=null) "
          f"for all of them"),

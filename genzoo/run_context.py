@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .config import RunConfig
-from .data import Batch, ImageSet, load_images, make_batch
+from .data import Batch, load_data
 
 
 class RunContext:
@@ -24,21 +24,27 @@ class RunContext:
         self.run_dir = Path(run_dir)
         if model is None:
             cfg, model = load_run(self.run_dir, use_ema=use_ema, device=device, checkpoint=checkpoint)
+        from .runs import read_spec
+
         self.cfg: RunConfig = cfg
         self.model = model
-        self._data: dict[str, ImageSet] = {}
+        self.spec = read_spec(self.run_dir)     # None for runs written before specs were saved
+        self._data: dict[str, Any] = {}
 
     @property
     def recipe(self) -> str:
         return self.cfg.recipe
 
-    def data(self, split: str = "test") -> ImageSet:
+    def data(self, split: str = "test"):
+        """The ``split`` as the run's model sees it (an ImageSet or a TokenSet), read once."""
         if split not in self._data:
-            self._data[split] = load_images(self.cfg.data, tuple(self.model.config.input_shape), split=split)
+            from .runs import family_of
+
+            hints = family_of(self.cfg).data_hints(self.cfg.model)
+            self._data[split] = load_data(self.cfg.data, hints, split=split, spec=self.spec)
         return self._data[split]
 
     def batch(self, split: str, n: int) -> Batch:
         """The first ``n`` items of ``split`` (fewer if the split is smaller), ready for the model."""
         data = self.data(split)
-        return make_batch(data, torch.arange(min(n, len(data))), self.cfg.data, self.model.config.data_range,
-                          self.model.device)
+        return data.gather(torch.arange(min(n, len(data))), self.cfg.data, self.model.data_range, self.model.device)

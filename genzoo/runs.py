@@ -15,8 +15,8 @@ import torch
 
 from .config import ConfigError, RunConfig, read_config, save_config
 from .config import config_from_recipe  # noqa: F401  (torch-free; kept importable from here)
-from .data import load_images
-from .models import GenerativeModel, build_model, model_families
+from .data import DataSpec, load_data
+from .models import ArrayModelConfig, GenerativeModel, build_model, model_families
 from .training.checkpoint import latest_checkpoint, load_weights, run_checkpoint
 from .training.distributed import DistInfo, init_distributed, shutdown_distributed
 from .training.runlock import RunInUseError, RunLock
@@ -38,6 +38,40 @@ def prepare_model(cfg: RunConfig, data_classes: int | None = None) -> Generative
     """Build the model of ``cfg`` (seeded, so every process starts from the same weights)."""
     torch.manual_seed(cfg.seed)
     return build_model(cfg.model)
+
+
+def family_of(cfg: RunConfig) -> type[GenerativeModel]:
+    family = model_families().get(cfg.model.get("family"))
+    if family is None:
+        raise ConfigError(f"unknown model family {cfg.model.get('family')!r}; known: {', '.join(model_families())}")
+    return family
+
+
+SPEC_FILE = "data_spec.json"
+
+
+def write_spec(run_dir: Path, spec: DataSpec) -> None:
+    """``RUN/data_spec.json``: what the data taught the model (modality, shapes, vocabulary), atomically."""
+    import json
+
+    from .training.checkpoint import write_text_atomic
+
+    write_text_atomic(Path(run_dir) / SPEC_FILE, json.dumps(spec.to_dict(), indent=1))
+
+
+def read_spec(run_dir: Path) -> DataSpec | None:
+    """A run's saved data spec (None for runs written before specs were saved: image and point runs need none)."""
+    import json
+
+    path = Path(run_dir) / SPEC_FILE
+    if not path.exists():
+        return None
+    try:
+        return DataSpec.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as e:
+        copies = sorted(Path(run_dir).glob(f"checkpoints/step-*/{SPEC_FILE}"))
+        fix = f"restore it: cp {copies[-1]} {path}" if copies else "no checkpoint holds a copy"
+        raise ConfigError(f"{path} is corrupt ({e}); {fix}") from None
 
 
 def _fresh(cfg: RunConfig) -> RunConfig:
@@ -113,15 +147,19 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True,
         lock = _lock(run_dir, "train", dist)
         if log is not None and dist.is_main:
             log(f"genzoo: training {cfg.recipe} into {run_dir}; {plan.describe()}")
-        model = prepare_model(_fresh(cfg))
+        # Build order: read the data, let the family configure itself from the data's spec (a vocabulary,
+        # the points' standardisation), then build the model; the spec is saved with the run.
+        cfg = _fresh(cfg)
+        family = family_of(cfg)
+        data = load_data(cfg.data, family.data_hints(cfg.model))
+        cfg.model = family.configure(dict(cfg.model), data.spec)
+        model = prepare_model(cfg)
+        model.attach_spec(data.spec)
         cfg.model.update(model.config_updates())
-        data = load_images(cfg.data, tuple(model.config.input_shape))
-        if data.is_points and hasattr(model.config, "standardisation"):
-            # samples go back to the data's own units without re-reading the data
-            model.config.standardisation = cfg.model["standardisation"] = data.meta.get("standardisation")
         _check_condition(cfg, model, data)
         if dist.is_main:
             save_config(cfg, run_dir / "config.yaml")
+            write_spec(run_dir, data.spec)
         dist.barrier()
         if dist.enabled:
             torch.manual_seed(cfg.seed * 1000 + dist.rank)  # different noise in each process
@@ -145,6 +183,8 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True,
 def _check_condition(cfg: RunConfig, model: GenerativeModel, data) -> None:
     mc = model.config
     model.check_data(cfg.data)
+    if not isinstance(mc, ArrayModelConfig):
+        return
     if mc.num_classes and data.labels is None:
         raise ConfigError(f"model.num_classes={mc.num_classes} but {data.source} has no labels")
     if mc.num_classes and data.num_classes and data.num_classes > mc.num_classes:
@@ -201,7 +241,8 @@ def resume(run_dir: Path, epochs: int | None = None, max_steps: int | None = Non
         plan = _setup(cfg, dist)
         lock = _lock(run_dir, "resume", dist)
         model = prepare_model(cfg)
-        data = load_images(cfg.data, tuple(model.config.input_shape))
+        data = load_data(cfg.data, family_of(cfg).data_hints(cfg.model), spec=read_spec(run_dir))
+        model.attach_spec(data.spec)
         trainer = make_trainer(cfg, run_dir, model, data, dist, plan)
         trainer.restore()
         target = trainer.target_step(None, None)
@@ -227,6 +268,7 @@ def load_run(run_dir: Path, use_ema: bool = True, device: str = "cpu",
     """The config and trained model of a run (EMA weights when available and ``use_ema``), in eval mode."""
     cfg, ckpt = run_checkpoint(run_dir, checkpoint)
     model = build_model(cfg.model)
+    model.attach_spec(read_spec(Path(run_dir)))
     load_weights(model, ckpt / "model.safetensors")
     if use_ema and (ckpt / "ema.safetensors").exists():
         ema = EMA(model.ema_module(), cfg.ema_decay or 0.999)

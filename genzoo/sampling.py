@@ -56,7 +56,7 @@ def sample_in_chunks(model: Any, n: int, *, generator: torch.Generator | None = 
     chunking does not restart the cycle. ``progress(done, n)`` is called after each chunk."""
     if n < 1:
         raise ConfigError("-n must be >= 1")
-    check_sample_budget(n, tuple(model.config.input_shape))     # before any work
+    check_sample_budget(n, model.sample_item_shape)     # before any work
     if condition is None:
         condition = model.default_condition(n, torch.device("cpu"))
     out: Tensor | None = None

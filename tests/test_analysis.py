@@ -26,7 +26,7 @@ from genzoo.analysis.latent import (add_vector, attribute_vector, gaussian_fit_s
                                     nearest_neighbours, normal_quantiles, pca_2d, sample_codes, slerp)
 from genzoo.cli import cli
 from genzoo.config import ConfigError
-from genzoo.models.base import GenerativeModel, ModelConfig
+from genzoo.models.base import ArrayModel, ArrayModelConfig
 from genzoo.models.capabilities import FromLatent, Samples
 from genzoo.runs import config_from_recipe, load_run, train
 
@@ -250,9 +250,10 @@ def test_all_on_a_vae_writes_every_analysis(runs, tmp_path):
     out = tmp_path / "ana"
     result = run_analysis(runs["vae"], "all", out_dir=out)
     json.dumps(result)  # JSON-able as the CLI prints it
-    assert list(result["skipped"]) == ["flow"] and "2-D points" in result["skipped"]["flow"]
+    assert list(result["skipped"]) == ["flow", "temperatures"] and "points" in result["skipped"]["flow"]
+    assert "tokens" in result["skipped"]["temperatures"]
     r = result["results"]
-    assert set(r) == set(analysis_run.ANALYSES) - {"flow"}
+    assert set(r) == set(analysis_run.ANALYSES) - {"flow", "temperatures"}
     for name in r:
         assert (out / f"{name}.png").exists() and (out / f"{name}.json").exists()
         assert json.loads((out / f"{name}.json").read_text())["analysis"] == name
@@ -329,11 +330,11 @@ def test_curves_work_on_a_run_without_checkpoint(runs, tmp_path):
 
 
 @dataclass
-class _StubConfig(ModelConfig):
+class _StubConfig(ArrayModelConfig):
     z_dim: int = 2
 
 
-class _StubGAN(GenerativeModel, Samples, FromLatent):
+class _StubGAN(ArrayModel, Samples, FromLatent):
     """Declares sampling and decoding from a latent vector, and no encoder: the capabilities of the GAN families."""
 
     family = "stub-gan"
@@ -356,8 +357,9 @@ def test_generator_only_models_skip_encoder_analyses(runs, tmp_path, monkeypatch
     stub = _StubGAN().eval()
     monkeypatch.setattr(analysis_run.Context, "model", property(lambda self: stub))
     result = run_analysis(runs["vae"], "all", out_dir=tmp_path, n=6)
-    assert set(result["skipped"]) == {"reconstructions", "latent-scatter", "arithmetic", "histograms", "flow"}
-    assert all("encoder" in why for name, why in result["skipped"].items() if name != "flow")
+    assert set(result["skipped"]) == {"reconstructions", "latent-scatter", "arithmetic", "histograms", "flow",
+                                      "temperatures"}
+    assert all("encoder" in why for name, why in result["skipped"].items() if name not in ("flow", "temperatures"))
     r = result["results"]
     assert r["interpolate"]["method"].startswith("spherical")
     assert labelled_grid_size(tmp_path / "interpolate.png") == (6, 4)

@@ -159,7 +159,7 @@ def test_moons_cli_train_resume_eval_sample_analyze(tmp_path):
     assert nll["points"] == 500 and "bits_per_dim_8bit" not in nll
     assert nll["true_log_prob_nats"] > nll["log_prob_nats"] and math.isfinite(nll["samples_true_log_prob_nats"])
     result = runner.invoke(cli, ["eval", str(run), "--metrics", "fid"], catch_exceptions=False)
-    assert "measures images" in result.output
+    assert "measures image data" in result.output
     result = runner.invoke(cli, ["sample", str(run), "-n", "500", "--temperature", "0.7"], catch_exceptions=False)
     out = json.loads(result.stdout)
     raw = np.loadtxt(out["csv"], delimiter=",")

@@ -13,7 +13,7 @@ from genzoo import cli as cli_module
 from genzoo.config import ConfigError
 from genzoo.models import model_families
 from genzoo.models.capabilities import (Completes, Encodes, EvidenceBound, ExactLikelihood, FromLatent, Inpaints,
-                                        Interpolates, Reconstructs, ReplayBuffer, Samples, Trajectories,
+                                        Interpolates, NextToken, Reconstructs, ReplayBuffer, Samples, Trajectories,
                                         VariationalBound, accepted_options, declared)
 from genzoo.run_context import RunContext
 from genzoo.tasks import ImageGrid, Request, available_tasks, run_task, write_artifact
@@ -30,6 +30,7 @@ EXPECTED = {
     "ebm": {Samples, Trajectories, ReplayBuffer},
     "gan": {Samples, FromLatent}, "wgan": {Samples, FromLatent}, "wgan-gp": {Samples, FromLatent},
     "realnvp": {Samples, ExactLikelihood}, "realnvp-points": {Samples, ExactLikelihood},
+    "lstm": {Samples, NextToken},
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from ..config import ConfigError
 
 # Bookkeeping columns of the trainer's metric lines that are not losses.
-NOT_PLOTTED = {"step", "epoch", "images_per_s", "lr"}
+NOT_PLOTTED = {"step", "epoch", "images_per_s", "points_per_s", "tokens_per_s", "lr"}
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -28,10 +28,14 @@ from .latent import (add_vector, attribute_vector, decode_codes, encode_dataset,
 from .plots import as_pairs_rows, curves_plot, density_grid, flow_figure, grid_cell_area, histogram_plot, scatter_plot
 
 ANALYSES = ("reconstructions", "latent-scatter", "latent-grid", "interpolate", "arithmetic", "histograms",
-            "nearest", "curves", "flow")
+            "nearest", "curves", "flow", "temperatures")
 DEFAULT_N = {"reconstructions": 10, "latent-scatter": 5000, "latent-grid": 15, "interpolate": 10,
-             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000}
-POINT_ANALYSES = ("curves", "flow")  # what applies to a model of points rather than images
+             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000, "temperatures": 3}
+# The data each analysis looks at (the others analyse images).
+MODALITIES: dict[str, tuple[str, ...]] = {"curves": ("image", "points", "tokens"), "flow": ("points",),
+                                          "temperatures": ("tokens",)}
+POINT_ANALYSES = tuple(a for a in ANALYSES if "points" in MODALITIES.get(a, ("image",)))
+TEMPERATURES = (0.2, 1.0)     # Foster Fig. 6.9
 ARITHMETIC_FACTORS = [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]  # Foster's notebook 03_06
 INTERPOLATE_ROWS = 4
 VECTOR_IMAGES = 5000        # images encoded to estimate an attribute vector
@@ -60,6 +64,13 @@ class Context:
         return self._cfg
 
     @property
+    def family(self):
+        """The run's model family (its class), known from the config alone."""
+        from ..runs import family_of
+
+        return family_of(self.cfg)
+
+    @property
     def model(self):
         if self._model is None:
             from ..runs import load_run
@@ -69,9 +80,13 @@ class Context:
 
     def data(self, split: str | None = None) -> ImageSet:
         """The run's dataset (``data`` section of its config) for ``split`` (default: the analysed one)."""
+        from ..data import load_data
+        from ..runs import read_spec
+
         split = split or self.split
         if split not in self._data:
-            self._data[split] = load_images(self.cfg.data, tuple(self.model.config.input_shape), split=split)
+            hints = self.family.data_hints(self.cfg.model)
+            self._data[split] = load_data(self.cfg.data, hints, split=split, spec=read_spec(self.run_dir))
         return self._data[split]
 
     def images01(self, data: ImageSet, index: Tensor) -> Tensor:
@@ -512,15 +527,47 @@ def flow(ctx: Context, n: int) -> dict[str, Any]:
                               "density_grid_mass": float(density.sum() * grid_cell_area())})
 
 
+@torch.no_grad()
+def temperatures(ctx: Context, n: int) -> dict[str, Any]:
+    """Foster Fig. 6.9: ``n`` texts from the same seed prompts at temperature 0.2 and at 1.0 (0.2 stays close to
+    the likeliest words and repeats itself; 1.0 samples the model's own distribution). Seeds: the first ``n``
+    of Fig. 6.10's prompts whose words the vocabulary knows, else an empty prompt (a new story)."""
+    from ..models.capabilities import Samples, why_not
+    from ..tasks import Text, write_artifact
+    from ..tasks.generation import BOOK_PROMPTS
+
+    model = ctx.model
+    reason = why_not(model, Samples)
+    if reason:
+        raise NotApplicable(reason)
+    tok = model.need_tokenizer()
+    prompts = [p for p in BOOK_PROMPTS if all(w in tok.word_index for w in p.split())][:n] or [""]
+    texts, rows = [], []
+    for t in TEMPERATURES:
+        for i, prompt in enumerate(prompts):
+            ids = model.sample(1, generator=ctx.generator(20 + i), temperature=t, prompt=prompt or None)
+            text = model.samples_artifact(ids).samples[0]
+            texts.append(f"[T = {t}] {text}")
+            rows.append({"temperature": t, "prompt": prompt, "text": text})
+    art = Text(texts, title=f"{ctx.cfg.recipe}: the same prompts at temperature {TEMPERATURES[0]} and "
+                            f"{TEMPERATURES[1]} (Foster Fig. 6.9)")
+    written = write_artifact(art, ctx.path("temperatures", ".txt"))
+    return ctx.write("temperatures", {"samples": rows, "files": [written["text"]]})
+
+
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
     "reconstructions": reconstructions, "latent-scatter": latent_scatter, "latent-grid": latent_grid_analysis,
     "interpolate": interpolate, "arithmetic": arithmetic, "histograms": histograms, "nearest": nearest,
-    "curves": curves, "flow": flow}
+    "curves": curves, "flow": flow, "temperatures": temperatures}
 
 
 def _applicable(ctx: Context, name: str) -> None:
-    if name not in POINT_ANALYSES and ctx.model.modality == "points":
-        raise NotApplicable(f"{name} analyses images; for a model of points use {' or '.join(POINT_ANALYSES)}")
+    kinds = MODALITIES.get(name, ("image",))
+    modality = ctx.family.modality
+    if modality not in kinds:
+        fit = [a for a in ANALYSES if modality in MODALITIES.get(a, ("image",))]
+        raise NotApplicable(f"{name} analyses {' or '.join(kinds)} models; for a model of {modality} use "
+                            f"{' or '.join(fit)}")
 
 
 def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = None, split: str = "test",

@@ -1,8 +1,9 @@
 """Datasets: named readers, standard-format readers, transforms and the batch stream."""
-from . import celeba, cifar, emoji, folders, mnist, points, quickdraw  # noqa: F401  (each registers its datasets)
-from .loader import Batch, BatchStream, load_images, make_batch
+from . import celeba, cifar, emoji, folders, mnist, points, quickdraw, tokens  # noqa: F401  (each registers its datasets)
+from .loader import Batch, BatchStream, load_data, load_images, make_batch
 from .registry import DataRequest, dataset_info, dataset_names, register_dataset
-from .types import DataError, ImageSet
+from .tokens import TokenSet
+from .types import DataError, DataSpec, ImageSet
 
-__all__ = ["Batch", "BatchStream", "DataError", "DataRequest", "ImageSet", "dataset_info", "dataset_names",
-           "load_images", "make_batch", "register_dataset"]
+__all__ = ["Batch", "BatchStream", "DataError", "DataRequest", "DataSpec", "ImageSet", "TokenSet", "dataset_info",
+           "dataset_names", "load_data", "load_images", "make_batch", "register_dataset"]

@@ -88,6 +88,19 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     return data
 
 
+def load_data(cfg: DataConfig, hints: dict | None = None, split: str | None = None, spec=None):
+    """Read the dataset of ``cfg`` as its typed set: an :class:`ImageSet` (images or points) or a
+    :class:`~genzoo.data.tokens.TokenSet`. ``hints`` come from the model family (``shape``: the image size to
+    bring images to); ``spec`` is a run's saved data spec (a text run's tokeniser)."""
+    info = dataset_info(cfg.name)
+    if info.modality == "tokens":
+        from .tokens import load_tokens
+
+        return load_tokens(cfg, split, spec)
+    shape = (hints or {}).get("shape")
+    return load_images(cfg, tuple(shape) if shape is not None else None, split)
+
+
 def make_batch(data: ImageSet, index: Tensor, cfg: DataConfig, data_range: str, device: torch.device) -> Batch:
     """Gather ``index`` from ``data`` and apply the per-batch transforms (points pass through as they are)."""
     if data.is_points:
@@ -112,12 +125,12 @@ class BatchStream:
     process takes an equal, disjoint slice of each global batch. Incomplete final batches are dropped.
     """
 
-    def __init__(self, data: ImageSet, cfg: DataConfig, data_range: str, batch_size: int, seed: int,
+    def __init__(self, data, cfg: DataConfig, data_range: str, batch_size: int, seed: int,
                  device: torch.device, rank: int = 0, world_size: int = 1):
         if batch_size % world_size:
             raise DataError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
         if len(data) < batch_size:
-            raise DataError(f"{data.source}: {len(data)} images is fewer than one batch of {batch_size}; "
+            raise DataError(f"{data.source}: {len(data)} items is fewer than one batch of {batch_size}; "
                             f"lower --batch-size")
         self.data, self.cfg, self.data_range = data, cfg, data_range
         self.batch_size, self.seed, self.device = batch_size, seed, device
@@ -140,7 +153,7 @@ class BatchStream:
         local = self.batch_size // self.world_size
         index = index[self.rank * local:(self.rank + 1) * local]
         self.position += 1
-        return make_batch(self.data, index, self.cfg, self.data_range, self.device)
+        return self.data.gather(index, self.cfg, self.data_range, self.device)
 
     @property
     def epoch_finished(self) -> bool:

@@ -56,7 +56,7 @@ def _check_split(request: DataRequest, name: str) -> str:
     return request.split
 
 
-@register_dataset("two-moons", "Two moons (Foster 2nd ed. ch. 6): 30,000 train + 10,000 test 2-D points, "
+@register_dataset("two-moons", modality="points", description="Two moons (Foster 2nd ed. ch. 6): 30,000 train + 10,000 test 2-D points, "
                                "noise 0.05, standardised with the train statistics; generated, no files")
 def read_two_moons(request: DataRequest) -> ImageSet:
     split = _check_split(request, "two-moons")
@@ -97,7 +97,7 @@ def _find(request: DataRequest, split: str) -> Path:
     raise DataError(f"{request.data_dir}: no {split}.csv or {split}.npy found (one point per row)")
 
 
-@register_dataset("points", "Your own points: DIR/train.csv and DIR/test.csv (or .npy), N×D numbers, "
+@register_dataset("points", modality="points", description="Your own points: DIR/train.csv and DIR/test.csv (or .npy), N×D numbers, "
                             "standardised with the train statistics")
 def read_points(request: DataRequest) -> ImageSet:
     split = _check_split(request, "points")

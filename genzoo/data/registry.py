@@ -34,14 +34,16 @@ class DatasetInfo:
     reader: Reader
     description: str
     shape: tuple[int, int, int] | None  # native shape, None when it varies
+    modality: str = "image"             # image | points | tokens (what load_data builds from it)
 
 
 _DATASETS: dict[str, DatasetInfo] = {}
 
 
-def register_dataset(name: str, description: str, shape: tuple[int, int, int] | None = None):
+def register_dataset(name: str, description: str, shape: tuple[int, int, int] | None = None,
+                     modality: str = "image"):
     def deco(fn: Reader) -> Reader:
-        _DATASETS[name] = DatasetInfo(name, fn, description, shape)
+        _DATASETS[name] = DatasetInfo(name, fn, description, shape, modality)
         return fn
     return deco
 

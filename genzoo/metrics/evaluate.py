@@ -33,11 +33,11 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
-from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, Reconstructs, Samples,
+from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, NextToken, Reconstructs, Samples,
                                    VariationalBound, supports, why_not)
 from ..training.checkpoint import write_text_atomic
 
-ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon")
+ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity")
 SAMPLE_METRICS = ("fid", "kid", "pr", "is")
 MEMORIZATION_SAMPLES = 500
 
@@ -47,17 +47,18 @@ class EvalContext:
 
     def __init__(self, run_dir: Path, split: str, num_samples: int, seed: int, limit: int | None,
                  features: str, feature_epochs: int, log: Callable[[str], None], progress: bool = True):
-        from ..data import load_images
-        from ..runs import load_run
+        from ..run_context import RunContext
 
         self.run_dir, self.split, self.num_samples, self.seed = Path(run_dir), split, num_samples, seed
         self.features_kind, self.feature_epochs, self.log, self.progress = features, feature_epochs, log, progress
-        self.cfg, self.model = load_run(self.run_dir)
-        self.shape = tuple(self.model.config.input_shape)
-        data = load_images(self.cfg.data, self.shape, split=split)
+        self.run = RunContext(self.run_dir)
+        self.cfg, self.model = self.run.cfg, self.run.model
+        data = self.run.data(split)
         if limit:
             data = data.subset(torch.arange(min(limit, len(data))))
-        self.data: ImageSet = data
+        self.data = data
+        self.modality = type(self.model).modality
+        self.shape = tuple(self.model.sample_item_shape)
         self._samples: Tensor | None = None
         self._net = None
         self._fake: tuple[Tensor, Tensor] | None = None
@@ -129,8 +130,10 @@ class EvalContext:
 # -- applicability --------------------------------------------------------------------------------
 # The capability each metric needs (:mod:`genzoo.models.capabilities`).
 NEEDS: dict[str, type[Capability]] = {"elbo": EvidenceBound, "iwae": EvidenceBound, "nll": ExactLikelihood,
-                                      "vlb": VariationalBound, "recon": Reconstructs,
+                                      "vlb": VariationalBound, "recon": Reconstructs, "perplexity": NextToken,
                                       **{m: Samples for m in SAMPLE_METRICS + ("memorization",)}}
+# The data each metric measures (every other metric measures images).
+MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",)}
 
 
 def can_sample(model) -> bool:
@@ -140,8 +143,11 @@ def can_sample(model) -> bool:
 def not_applicable(ctx: EvalContext, name: str) -> str | None:
     """Why metric ``name`` does not apply to this run (None when it does)."""
     model = ctx.model
-    if ctx.data.is_points and name != "nll":
-        return "this metric measures images; a model of points is measured by its held-out log-density (nll)"
+    kinds = MODALITIES.get(name, ("image",))
+    if ctx.modality not in kinds:
+        fit = [m for m in ALL_METRICS if ctx.modality in MODALITIES.get(m, ("image",))]
+        return (f"this metric measures {' or '.join(kinds)} data; a model of {ctx.modality} is measured by "
+                f"{', '.join(fit)}")
     reason = why_not(model, NEEDS[name])
     if reason is not None:
         return reason
@@ -264,8 +270,17 @@ def _recon(ctx: EvalContext, opts: dict) -> dict[str, Any]:
             "images": len(mse_t), "pixels": "[0, 1]", "ssim_window": "Gaussian 11×11, σ = 1.5"}
 
 
+def _perplexity(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .text_eval import held_out_perplexity
+
+    return held_out_perplexity(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split))
+
+
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
+    if name == "perplexity":
+        return (f"held-out cross-entropy of {len(ctx.data.tokens):,} {ctx.split} tokens, beside unigram and "
+                f"bigram baselines fitted on the training split")
     held = f"{len(ctx.data)} {ctx.split} images"
     sample = f"{ctx.num_samples} generated images against {held}"
     return {
@@ -287,7 +302,7 @@ def describe(ctx: EvalContext, name: str, opts: dict) -> str:
 
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
     "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
-    "memorization": _memorization, "recon": _recon}
+    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity}
 
 
 def parse_metrics(text: str) -> list[str] | None:
@@ -342,7 +357,7 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
         except json.JSONDecodeError:
             record = {}
     record.update({"run": str(ctx.run_dir), "recipe": ctx.cfg.recipe, "family": ctx.model.family,
-                   "dataset": ctx.cfg.data.name, "split": split, "held_out_images": len(ctx.data),
+                   "dataset": ctx.cfg.data.name, "split": split, "held_out_items": len(ctx.data),
                    "seed": seed})
     record.setdefault("metrics", {}).update(results)
     record.setdefault("seconds", {}).update(seconds)
@@ -355,6 +370,10 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
 
 
 def _headline(name: str, r: dict[str, Any]) -> str:
+    if name == "perplexity":
+        m, t = r["all"]["model"], r["text"]["model"]
+        return (f"perplexity {m['perplexity']:.1f} ({t['perplexity']:.1f} without the repeated story markers), "
+                f"{m['bits_per_char']:.3f} bits/char; Kneser-Ney bigram {r['all']['bigram_kneser_ney']['perplexity']:.1f}")
     if name == "vlb":
         return (f"{r['bound_nats']:.2f} nats/image, {r['bits_per_dim']:.3f} ± {r['bits_per_dim_stderr']:.3f} bits/dim "
                 f"(upper bound on the {'class-conditional ' if r.get('conditional') else ''}NLL)")

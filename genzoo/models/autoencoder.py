@@ -20,12 +20,12 @@ from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn.coders import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder
 from ..nn.layers import init_keras_
-from .base import GenerativeModel, ModelConfig, register_model
+from .base import ArrayModel, ArrayModelConfig, register_model
 from .capabilities import Encodes, FromLatent, Reconstructs, Samples
 
 
 @dataclass
-class CoderConfig(ModelConfig):
+class CoderConfig(ArrayModelConfig):
     """Architecture of an encoder/decoder pair; ``arch`` picks Foster's conv or Géron's dense nets."""
 
     arch: str = "conv"                      # conv | dense
@@ -121,7 +121,7 @@ def kl_sparsity(codings: Tensor, target: float) -> Tensor:
 
 
 @register_model
-class Autoencoder(GenerativeModel, Samples, Encodes, FromLatent, Reconstructs):
+class Autoencoder(ArrayModel, Samples, Encodes, FromLatent, Reconstructs):
     """Deterministic autoencoder; ``sample`` decodes points drawn uniformly from the box spanned by
     the codes seen in training (the book's "new exhibition", Fig. 3.3)."""
 

@@ -25,7 +25,7 @@ from ..data.loader import Batch
 from ..nn.pixel_heads import CategoricalHead, LogisticMixtureHead
 from ..nn.pixelcnn import AutoregressiveNet, GatedPixelCNNNet, PixelCNNNet
 from ..nn.pixelrnn import DiagonalBiLSTMNet, RowLSTMNet
-from .base import GenerativeModel, ModelConfig, register_model
+from .base import ArrayModel, ArrayModelConfig, register_model
 from .capabilities import Completes, ExactLikelihood, Samples
 from .pixel_sampling import autoregressive_sample
 
@@ -33,7 +33,7 @@ ARCHS = ("pixelcnn", "gated", "row_lstm", "diagonal_bilstm")
 
 
 @dataclass
-class PixelConfig(ModelConfig):
+class PixelConfig(ArrayModelConfig):
     input_shape: list[int] = field(default_factory=lambda: [1, 16, 16])
     arch: str = "pixelcnn"              # pixelcnn | gated | row_lstm | diagonal_bilstm
     levels: int = 4                     # values per channel (book: 4; original paper: 256)
@@ -89,7 +89,7 @@ def build_net(c: PixelConfig, out_channels: int, groups: int) -> AutoregressiveN
 
 
 @register_model
-class PixelModel(GenerativeModel, Samples, ExactLikelihood, Completes):
+class PixelModel(ArrayModel, Samples, ExactLikelihood, Completes):
     """An autoregressive image model: a causal network and a per-pixel output distribution."""
 
     family = "pixelcnn"

@@ -22,9 +22,20 @@ from ..nn.summary import LayerRow, format_summary, layer_rows
 
 @dataclass
 class ModelConfig:
-    """Fields every family has. ``input_shape`` is C, H, W; ``data_range`` is how pixels are scaled."""
+    """The field every family has: its name. Modality layers add theirs (:class:`ArrayModelConfig` for images
+    and points, ``TokenModelConfig`` for text)."""
 
     family: str = ""
+
+    def check(self) -> None:
+        """Raise a ConfigError for values the family cannot use."""
+
+
+@dataclass
+class ArrayModelConfig(ModelConfig):
+    """Models of fixed-shape arrays: images (``input_shape`` C, H, W) and points (``[D]``, checked by the point
+    families). ``data_range`` is how pixels are scaled; conditional models name their classes or attributes."""
+
     input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
     data_range: str = "01"          # "01" → [0, 1] (sigmoid outputs), "pm1" → [-1, 1] (tanh outputs)
     num_classes: int = 0            # > 0: conditional on a class label (one-hot)
@@ -50,7 +61,8 @@ class GenerativeModel(nn.Module):
     family: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     adversarial: ClassVar[bool] = False
-    modality: ClassVar[str] = "image"    # what it models: image | points (| tokens …), as in the data spec
+    modality: ClassVar[str] = ""         # what it models, as in the data spec: image | points | tokens
+    data_sized: ClassVar[tuple[str, ...]] = ()   # config fields that configure() fills from the data
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -84,11 +96,96 @@ class GenerativeModel(nn.Module):
     # -- what tasks and analysis use (the capabilities are in genzoo.models.capabilities) ---------------
     def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
                          shown: int | None = None):
+        """What :meth:`sample` returned, as an artifact to write (an image grid, points, text)."""
+        raise NotImplementedError
+
+    def condition_of(self, batch: Batch) -> Tensor | None:
+        """The conditioning vector of a batch (None: unconditional)."""
+        return None
+
+    def default_condition(self, n: int, device: torch.device) -> Tensor | None:
+        """The condition of ``n`` samples drawn without one (None: unconditional)."""
+        return None
+
+    @classmethod
+    def data_hints(cls, model_cfg: dict) -> dict:
+        """What reading the data needs from the model config (e.g. the image shape to resize to), before
+        the model exists: the build order is read data → :meth:`configure` → build."""
+        return {}
+
+    @classmethod
+    def configure(cls, model_cfg: dict, spec) -> dict:
+        """The model config completed from the data's :class:`~genzoo.data.types.DataSpec` (a vocabulary size,
+        the points' standardisation); refuse data of another modality. Saved with the run."""
+        if spec.modality != cls.modality:
+            raise ConfigError(f"model family {cls.family!r} models {cls.modality} data but the dataset holds "
+                              f"{spec.modality}; choose a {cls.modality} dataset or a {spec.modality} model "
+                              f"(`genzoo list`)")
+        return model_cfg
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def sample_item_shape(self) -> tuple[int, ...]:
+        """The shape of one sample (for the memory check of :func:`genzoo.sampling.sample_in_chunks`)."""
+        raise NotImplementedError
+
+    def attach_spec(self, spec) -> None:
+        """Take what the run's saved data spec holds that the weights do not (a text model's vocabulary)."""
+
+    @property
+    def data_range(self) -> str:
+        """How the batch stream scales array items for this model (``01`` | ``pm1``); token models ignore it."""
+        return "01"
+
+    # -- description ----------------------------------------------------------------------------
+    def summary_parts(self) -> list[tuple[str, nn.Module, tuple]]:
+        """(title, network, example inputs) for each network, for :meth:`summary`."""
+        return [(self.family, self, ())]
+
+    def summary(self) -> str:
+        parts, all_rows = [], []
+        for title, net, example in self.summary_parts():
+            rows = layer_rows(net, example or None)
+            all_rows += rows
+            parts.append(format_summary(title, rows))
+        if len(parts) > 1:
+            t = sum(r.trainable for r in all_rows)
+            nt = sum(r.non_trainable for r in all_rows)
+            parts.append(f"Model: {self.family} (all networks)\nTotal params: {t + nt:,}\n"
+                         f"Trainable params: {t:,}\nNon-trainable params: {nt:,}\n")
+        return "\n".join(parts)
+
+
+class ArrayModel(GenerativeModel):
+    """The layer of models of fixed-shape arrays (images, points): scaling, class or attribute conditions, image
+    grids. ``config`` is an :class:`ArrayModelConfig`."""
+
+    config_class: ClassVar[type[ModelConfig]] = ArrayModelConfig
+    modality: ClassVar[str] = "image"
+
+    @classmethod
+    def data_hints(cls, model_cfg: dict) -> dict:
+        cfg = from_dict(cls.config_class, cls.fresh_config(dict(model_cfg)), "model")
+        return {"shape": tuple(cfg.input_shape)}
+
+    def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
+                         shown: int | None = None):
         """What :meth:`sample` returned, as an artifact to write: a labelled image grid (point models draw
         their density). ``shown`` caps the images the picture shows."""
         from ..tasks.artifacts import ImageGrid
 
         return ImageGrid(samples, nrow=nrow, title=title, shown=shown)
+
+    @property
+    def data_range(self) -> str:
+        return self.config.data_range
+
+    @property
+    def sample_item_shape(self) -> tuple[int, ...]:
+        return tuple(self.config.input_shape)
 
     def to_unit(self, x: Tensor) -> Tensor:
         """Map model-space images to ``[0, 1]``."""
@@ -117,30 +214,9 @@ class GenerativeModel(nn.Module):
             return torch.zeros(n, c.num_attributes, device=device)
         return None
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    # -- description ----------------------------------------------------------------------------
-    def summary_parts(self) -> list[tuple[str, nn.Module, tuple]]:
-        """(title, network, example inputs) for each network, for :meth:`summary`."""
-        return [(self.family, self, ())]
-
-    def summary(self) -> str:
-        parts, all_rows = [], []
-        for title, net, example in self.summary_parts():
-            rows = layer_rows(net, example or None)
-            all_rows += rows
-            parts.append(format_summary(title, rows))
-        if len(parts) > 1:
-            t = sum(r.trainable for r in all_rows)
-            nt = sum(r.non_trainable for r in all_rows)
-            parts.append(f"Model: {self.family} (all networks)\nTotal params: {t + nt:,}\n"
-                         f"Trainable params: {t:,}\nNon-trainable params: {nt:,}\n")
-        return "\n".join(parts)
 
 
-class AdversarialModel(GenerativeModel):
+class AdversarialModel(ArrayModel):
     """A generator and a discriminator/critic trained in alternating phases (Goodfellow et al. 2014)."""
 
     adversarial = True
@@ -195,5 +271,5 @@ def build_model(model_cfg: dict) -> GenerativeModel:
     return cls(cfg)
 
 
-__all__ = ["AdversarialModel", "GenerativeModel", "LayerRow", "ModelConfig", "build_model", "model_families",
+__all__ = ["AdversarialModel", "ArrayModel", "ArrayModelConfig", "GenerativeModel", "LayerRow", "ModelConfig", "build_model", "model_families",
            "register_model"]

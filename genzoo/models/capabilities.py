@@ -129,6 +129,13 @@ class Interpolates(Capability):
     interpolation: ClassVar[str] = "interpolated starting noise"
 
 
+class NextToken(Capability):
+    """A language model: ``next_token_logits(context_ids) -> [B, V]`` for the token after each context (held-out
+    perplexity, sampling), and ``top_next(prompt, k)`` the likeliest next tokens of a text prompt."""
+
+    label = "next-token prediction"
+
+
 class ReplayBuffer(Capability):
     """``buffer_samples(n, generator)``: stored chains of training (an EBM's replay buffer)."""
 
@@ -168,6 +175,6 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FromLatent", "Inpaints", "Interpolates",
+__all__ = ["Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FromLatent", "Inpaints", "Interpolates", "NextToken",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]

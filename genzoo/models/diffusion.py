@@ -32,7 +32,7 @@ from ..data.loader import Batch
 from ..nn.unet import MLPDenoiser, UNet
 from ..schedulers import (SCHEDULES, Inpainting, NoiseSchedule, SamplerSettings, sample_loop, split_prediction,
                           training_target)
-from .base import GenerativeModel, ModelConfig, build_model, register_model
+from .base import ArrayModel, ArrayModelConfig, GenerativeModel, build_model, register_model
 from .capabilities import (Capability, Completes, Inpaints, Interpolates, Samples, Trajectories, Trajectory,
                            VariationalBound)
 
@@ -40,7 +40,7 @@ MASKS = ("bottom", "top", "left", "right", "center")
 
 
 @dataclass
-class DiffusionConfig(ModelConfig):
+class DiffusionConfig(ArrayModelConfig):
     data_range: str = "pm1"
     schedule: str = "cosine"               # cosine (improved DDPM) | linear (DDPM)
     timesteps: int = 1000                  # T
@@ -117,7 +117,7 @@ def _load_autoencoder(run_dir: str) -> tuple[dict[str, Any], GenerativeModel]:
 
 
 @register_model
-class DiffusionModel(GenerativeModel, Samples, Completes, Inpaints, Trajectories, Interpolates,
+class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Interpolates,
                      VariationalBound):
     """A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."""
 

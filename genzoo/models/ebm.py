@@ -33,12 +33,12 @@ from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn.layers import activation, init_keras_
 from ..nn.stacks import conv_stack
-from .base import GenerativeModel, ModelConfig, register_model
+from .base import ArrayModel, ArrayModelConfig, register_model
 from .capabilities import ReplayBuffer, Samples, Trajectories, Trajectory
 
 
 @dataclass
-class EBMConfig(ModelConfig):
+class EBMConfig(ArrayModelConfig):
     data_range: str = "pm1"
     pad_to: int = 32                 # the book pads 28×28 digits to 32×32 with the background value −1
     filters: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
@@ -92,7 +92,7 @@ class EnergyNet(nn.Module):
 
 
 @register_model
-class EBM(GenerativeModel, Samples, Trajectories, ReplayBuffer):
+class EBM(ArrayModel, Samples, Trajectories, ReplayBuffer):
     """Energy-based model with contrastive divergence, Langevin sampling and a replay buffer."""
 
     family = "ebm"

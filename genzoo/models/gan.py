@@ -21,12 +21,12 @@ from torch import Tensor, nn
 from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder, init_he_, init_keras_, init_normal_
-from .base import AdversarialModel, ModelConfig, register_model
+from .base import AdversarialModel, ArrayModelConfig, register_model
 from .capabilities import FromLatent, Samples
 
 
 @dataclass
-class GANConfig(ModelConfig):
+class GANConfig(ArrayModelConfig):
     """Both networks of a GAN. ``d_*`` is the discriminator/critic, ``g_*`` the generator.
 
     Conv networks follow Foster's ``GAN``/``WGAN``/``WGANGP`` classes (lists of filters, kernels and

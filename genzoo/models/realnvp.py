@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn.flows import ActNorm, AffineCoupling, Squeeze, channel_mask, checkerboard_mask, standard_normal_log_prob
-from .base import GenerativeModel, ModelConfig, register_model
+from .base import ArrayModel, ArrayModelConfig, register_model
 from .capabilities import ExactLikelihood, Samples
 
 
@@ -45,7 +45,7 @@ class CouplingNet(nn.Module):
 
 
 @dataclass
-class RealNVPConfig(ModelConfig):
+class RealNVPConfig(ArrayModelConfig):
     scales: int = 3                # 28 → 14 → 7
     couplings: int = 3             # per half-scale (the last scale has one more)
     hidden: int = 64
@@ -68,7 +68,7 @@ class RealNVPConfig(ModelConfig):
 
 
 @register_model
-class RealNVP(GenerativeModel, Samples, ExactLikelihood):
+class RealNVP(ArrayModel, Samples, ExactLikelihood):
     """RealNVP normalising flow: exact (dequantised) log-likelihood and sampling with temperature."""
 
     family = "realnvp"

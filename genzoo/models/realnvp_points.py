@@ -22,7 +22,7 @@ from ..data.loader import Batch
 from ..nn.flows import AffineCoupling, FlowSequence, standard_normal_log_prob
 from ..nn.layers import init_keras_
 from ..nn.stacks import dense_stack
-from .base import GenerativeModel, ModelConfig, register_model
+from .base import ArrayModel, ArrayModelConfig, register_model
 from .capabilities import ExactLikelihood, Samples
 
 
@@ -45,7 +45,7 @@ class CouplingMLP(nn.Module):
 
 
 @dataclass
-class PointRealNVPConfig(ModelConfig):
+class PointRealNVPConfig(ArrayModelConfig):
     input_shape: list[int] = field(default_factory=lambda: [2])
     couplings: int = 2             # Foster's COUPLING_LAYERS
     hidden: int = 256              # COUPLING_DIM
@@ -68,7 +68,7 @@ class PointRealNVPConfig(ModelConfig):
 
 
 @register_model
-class PointRealNVP(GenerativeModel, Samples, ExactLikelihood):
+class PointRealNVP(ArrayModel, Samples, ExactLikelihood):
     """RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."""
 
     family = "realnvp-points"
@@ -82,6 +82,12 @@ class PointRealNVP(GenerativeModel, Samples, ExactLikelihood):
         self.flow = FlowSequence([AffineCoupling(parity_mask(d, i % 2), CouplingMLP(d, config.hidden, config.depth), d,
                                                  learned_scale=config.learned_scale)
                                   for i in range(config.couplings)])
+
+    @classmethod
+    def configure(cls, model_cfg: dict, spec) -> dict:
+        """Keep the data's standardisation, so samples go back to its own units without re-reading it."""
+        model_cfg = super().configure(model_cfg, spec)
+        return {**model_cfg, "standardisation": spec.extra.get("standardisation")}
 
     @classmethod
     def fresh_config(cls, model_cfg: dict) -> dict:

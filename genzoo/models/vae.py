@@ -24,7 +24,7 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import Batch
 from .autoencoder import CoderConfig, build_coders
-from .base import GenerativeModel, register_model
+from .base import ArrayModel, register_model
 from .capabilities import Encodes, EvidenceBound, FromLatent, Reconstructs, Samples
 
 
@@ -55,7 +55,7 @@ def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
 
 
 @register_model
-class VAE(GenerativeModel, Samples, Encodes, FromLatent, Reconstructs, EvidenceBound):
+class VAE(ArrayModel, Samples, Encodes, FromLatent, Reconstructs, EvidenceBound):
     """VAE with a diagonal-Gaussian posterior; conditional when ``num_classes``/``num_attributes`` > 0."""
 
     family = "vae"

@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import ConfigError
-from ..models.capabilities import (Capability, Completes, Inpaints, Interpolates, ReplayBuffer, Samples,
+from ..models.capabilities import (Capability, Completes, Inpaints, Interpolates, NextToken, ReplayBuffer, Samples,
                                    Trajectories, accepted_options, supports, why_not)
 from ..sampling import GRID_LIMIT, sample_in_chunks
-from .artifacts import Artifact, ImageGrid
+from .artifacts import Artifact, ImageGrid, Text
 
 MASKS = ("bottom", "top", "left", "right", "center")
 
@@ -35,6 +35,8 @@ class Request:
     split: str = "test"                 # completion/inpainting: where the images come from
     start_row: int | None = None
     mask: str | None = None
+    prompts: list[str] = field(default_factory=list)   # next-words: the prompts to tabulate
+    top: int = 10
     progress: Callable[[int, int], None] | None = None
 
     def given_options(self) -> dict[str, Any]:
@@ -211,8 +213,38 @@ class BufferTask(Task):
                                                       f"replay buffer")
 
 
+# Foster 1st ed. Fig. 6.10's prompts (the top-10 next-word tables of the Aesop LSTM).
+BOOK_PROMPTS = ["the fox and the stag . there was a", "the dog and the hare . a dog was lying",
+                "the eagle and the sea .", "the fox and the snake . one day a fox",
+                "the farmer and his sheep . a farmer was", "the lion said ,", "the lion said , and"]
+
+
+class NextWordsTask(Task):
+    """Foster Fig. 6.10: the ``top`` likeliest next tokens and their probabilities after each prompt. A prompt
+    with words outside the vocabulary is reported in the table, not fatal (another corpus lacks some of the
+    book's words)."""
+
+    kind, needs, method, what, flag = "next-words", NextToken, "top_next", "next-word tables", "--next-words"
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        model = ctx.model
+        tables, rows = [], []
+        for prompt in req.prompts or BOOK_PROMPTS:
+            try:
+                top = model.top_next(prompt, req.top)
+            except ConfigError as e:
+                tables.append(f'"{prompt}" → cannot be read: {e}')
+                rows.append({"prompt": prompt, "error": str(e)})
+                continue
+            shown = ", ".join(f"{w or '(end)'} {100 * p:.1f}%" for w, p in top)
+            tables.append(f'"{prompt}" → {shown}')
+            rows.append({"prompt": prompt, "next": [[w, round(p, 4)] for w, p in top]})
+        return Text(tables, title=f"{ctx.recipe}: the {req.top} likeliest next tokens (Foster Fig. 6.10)",
+                    info={"tables": rows})
+
+
 TASKS: dict[str, Task] = {t.kind: t for t in (SampleTask(), CompleteTask(), TrajectoryTask(), InterpolateTask(),
-                                               BufferTask())}
+                                               BufferTask(), NextWordsTask())}
 
 
 def available_tasks(model: Any) -> list[str]:
@@ -233,3 +265,39 @@ def run_task(ctx: Any, kind: str, req: Request) -> Artifact:
     task.check(ctx.model, req)
     with torch.inference_mode(), sampler_progress():
         return task.run(ctx, req)
+
+
+def interactive_writer(model: Any, prompt: str, read: Callable[[str], str], show: Callable[[str], None],
+                       top: int = 10, max_tokens: int = 200, seed: int = 0) -> str:
+    """Foster ch. 6's human-in-the-loop writer: after each step the model shows its ``top`` likeliest next
+    tokens; the person types a number to take one, a word of the vocabulary, Enter to let the model draw
+    (temperature 1), or ``q`` to stop. Returns the text written (the prompt included)."""
+    if not supports(model, NextToken):
+        raise ConfigError(why_not(model, NextToken) or "")
+    tok = model.need_tokenizer()
+    words = [w for w in tok.split(prompt)] if prompt else []
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(max_tokens):
+        text = " ".join(words)
+        choices = model.top_next(text, top)
+        show(f"\n{tok.decode(tok.encode(text), tidy=True) if words else '(start)'}")
+        show("  ".join(f"[{i}] {w or '(end)'} {100 * p:.1f}%" for i, (w, p) in enumerate(choices)))
+        answer = read("pick a number, type a word, Enter for the model's draw, q to stop").strip()
+        if answer.lower() == "q":
+            break
+        if answer == "":
+            ids = model.sample(1, generator=g, prompt=text or None, max_tokens=1, temperature=1.0)[0].tolist()
+            word = tok.index_word.get(ids[-1], "") if ids and ids[-1] else ""
+        elif answer.isdigit() and int(answer) < len(choices):
+            word = choices[int(answer)][0]
+        else:
+            try:
+                tok.encode(answer, unknown="error")
+            except ConfigError as e:
+                show(str(e))
+                continue
+            word = answer.lower()
+        if not word or word == "|":
+            break          # the story marker: the model would start a new story
+        words.append(word)
+    return tok.decode(tok.encode(" ".join(words)), tidy=True) if words else ""

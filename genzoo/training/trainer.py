@@ -214,7 +214,12 @@ class Trainer:
         self.optimizers = {k: make_optimizer(cfg.optim[k], groups[k]) for k in groups}
         self.base_lr = {k: cfg.optim[k].lr for k in groups}
         self.ema = EMA(model.ema_module(), cfg.ema_decay) if cfg.ema_decay else None
-        self.stream = BatchStream(data, cfg.data, model.config.data_range, cfg.batch_size, cfg.seed,
+        self.spec = data.spec
+        # throughput in the data's own unit: images/s, points/s, tokens/s (a window of L tokens counts L)
+        self.rate_key = f"{self.spec.unit}_per_s"
+        self.units_per_batch = cfg.batch_size * self.spec.units_per_item
+        self._spec_text = json.dumps(self.spec.to_dict(), indent=1)
+        self.stream = BatchStream(data, cfg.data, model.data_range, cfg.batch_size, cfg.seed,
                                   self.device, self.dist.rank, self.dist.world_size)
         self.step = 0
         self.epochs_done = 0
@@ -296,7 +301,8 @@ class Trainer:
         if self.dist.is_main:
             meta = {"family": self.model.family, "recipe": self.cfg.recipe, "epoch": self.epochs_done}
             path = save_checkpoint(self.run_dir, self.step, self.model, state, meta, self.ema,
-                                   self.cfg.keep_checkpoints, texts={"config.yaml": config_text(self.cfg)})
+                                   self.cfg.keep_checkpoints, texts={"config.yaml": config_text(self.cfg),
+                                                                     "data_spec.json": self._spec_text})
             self._last_good_ckpt = path
         self.dist.barrier()
         return path
@@ -384,9 +390,9 @@ class Trainer:
                 k for k, v in means.items() if not math.isfinite(v)) + ")"))
         now = time.perf_counter()
         steps = self.step - self._window_step
-        images = steps * self.batches_per_step * self.cfg.batch_size
+        units = steps * self.batches_per_step * self.units_per_batch
         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-               "images_per_s": round(images / max(now - self._window_start, 1e-9), 1),
+               self.rate_key: round(units / max(now - self._window_start, 1e-9), 1),
                "lr": {k: o.param_groups[0]["lr"] for k, o in self.optimizers.items()}, **means}
         self._window_start, self._window_step = now, self.step
         if self.dist.is_main:
@@ -395,7 +401,7 @@ class Trainer:
             if self._tb is not None:
                 for k, v in means.items():
                     self._tb.add_scalar(f"train/{k}", v, self.step)
-                self._tb.add_scalar("train/images_per_s", row["images_per_s"], self.step)
+                self._tb.add_scalar(f"train/{self.rate_key}", row[self.rate_key], self.step)
         self.history.append(row)
         return row
 
@@ -420,9 +426,8 @@ class Trainer:
             art = sampler.samples_artifact(images, title=title, nrow=8)
             if isinstance(art, ImageGrid):
                 art.save_tensor = False       # a gallery of pictures; `genzoo sample` writes tensors
-            path = self.run_dir / "samples" / f"{name}.png"
-            write_artifact(art, path)
-            return path
+            written = write_artifact(art, self.run_dir / "samples" / f"{name}.png")
+            return Path(next(iter(written.values())))   # the main file: grid, plot or text
         finally:
             self.model.train(was_training)
 
@@ -489,7 +494,7 @@ class Trainer:
         summary = {"steps": self.step, "epochs": round(self.step / self.steps_per_epoch, 3), "wall_s": round(wall, 2),
                    "cpu_s": round(cpu, 2), "total_wall_s": round(total["wall_s"], 2),
                    "total_cpu_s": round(total["cpu_s"], 2),
-                   "images_per_s": round(steps * self.batches_per_step * cfg.batch_size / max(wall, 1e-9), 1),
+                   self.rate_key: round(steps * self.batches_per_step * self.units_per_batch / max(wall, 1e-9), 1),
                    "stopped_by": stopped_by, "last": last_row,
                    "checkpoint": str(self._last_good_ckpt) if self._last_good_ckpt else None}
         if self.threads is not None:

@@ -1,0 +1,200 @@
+"""Recurrent language models of Foster 1st ed. ch. 6: the LSTM (Listing 6.3), the stacked LSTM (Listing 6.5),
+GRU and bidirectional variants, with the book's temperature sampling from a seed text (Listing 6.4).
+
+The book trains on 20-token windows and scores only the token after each window. genzoo scores every
+position of the window by default (``loss_positions: all``; the same windows, 20 predictions each instead of
+one, each from the tokens before it): the same model and the same data, with 20× the training signal per
+step. ``loss_positions: last`` is the book's exact objective. A bidirectional recurrent layer would see the
+tokens it predicts at every position but the last, so bidirectional models train on the last position only
+(as the book's ``Bidirectional(GRU(100))`` reads a whole window).
+
+Generation is the book's ``generate_text``: prepend the story marker to the seed text, keep the last
+``window`` tokens, draw the next token from the softmax at temperature T (``sample_with_temp``; here also
+top-k), stop when the story marker ``|`` comes out (or after ``max_tokens``). Many texts are drawn at once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..config import ConfigError
+from ..data.loader import Batch
+from ..nn.recurrent import CELLS, RecurrentLM
+from .base import GenerativeModel, ModelConfig, register_model
+from .capabilities import NextToken, Samples
+
+
+@dataclass
+class TokenModelConfig(ModelConfig):
+    """A model of token sequences; ``vocab_size`` and ``window`` come from the data (``configure``)."""
+
+    vocab_size: int = 0               # filled from the data's tokeniser (the book's total_words)
+    window: int = 20                  # tokens read before each prediction (the data's window)
+    embedding: int = 100              # Listing 6.3's embedding_size
+    units: list[int] = field(default_factory=lambda: [256])   # one LSTM(256); [256, 256] stacks (Listing 6.5)
+    cell: str = "lstm"                # lstm | gru
+    bidirectional: bool = False
+    dropout: float = 0.2
+    loss_positions: str = "all"       # all (every position of the window) | last (the book's objective)
+    temperature: float = 1.0          # default sampling temperature (Listing 6.4)
+    max_tokens: int = 100             # default length of a generated text (the book's next_words)
+    stop_id: int = 1                  # the story marker's id (from the tokeniser; '|' is id 1 for Aesop)
+
+    def check(self) -> None:
+        if self.vocab_size < 2:
+            raise ConfigError(f"model.vocab_size={self.vocab_size}: it comes from the data's tokeniser; train on a "
+                              f"text corpus (e.g. --dataset fortunes)")
+        if self.cell not in CELLS:
+            raise ConfigError(f"model.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if not self.units or min(self.units) < 1 or self.embedding < 1 or self.window < 1:
+            raise ConfigError("model.units (a list), model.embedding and model.window must be >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError("model.dropout must be in [0, 1)")
+        if self.loss_positions not in ("all", "last"):
+            raise ConfigError(f"model.loss_positions must be all or last, got {self.loss_positions!r}")
+        if self.bidirectional and self.loss_positions != "last":
+            raise ConfigError("a bidirectional model sees the next tokens at every position but the last: set "
+                              "model.loss_positions=last")
+        if self.temperature <= 0 or self.max_tokens < 1:
+            raise ConfigError("model.temperature must be > 0 and model.max_tokens >= 1")
+
+
+class TokenModel(GenerativeModel):
+    """The layer of token-sequence models: configured from the data's vocabulary, texts as artifacts."""
+
+    config_class = TokenModelConfig
+    modality = "tokens"
+    data_sized = ("vocab_size",)
+
+    def __init__(self, config: TokenModelConfig):
+        super().__init__(config)
+        self.tokenizer = None   # the run's tokeniser, attached when the run is opened (decoding only)
+
+    @classmethod
+    def configure(cls, model_cfg: dict, spec) -> dict:
+        """The vocabulary size, the window and the story marker's id come from the data's tokeniser."""
+        from ..data.text import STOP_TOKEN
+        from ..data.tokenizers import tokenizer_from_dict
+
+        model_cfg = super().configure(model_cfg, spec)
+        stop = tokenizer_from_dict(spec.vocab).word_index.get(STOP_TOKEN)
+        if stop is None:
+            raise ConfigError(f"the vocabulary has no story marker {STOP_TOKEN!r}; text corpora join their stories "
+                              f"with it (genzoo.data.text.join_stories)")
+        return {**model_cfg, "vocab_size": int(spec.extra["vocab_size"]), "window": int(spec.units_per_item),
+                "stop_id": int(stop)}
+
+    def attach_spec(self, spec) -> None:
+        from ..data.tokenizers import tokenizer_from_dict
+
+        if spec is not None and spec.vocab is not None:
+            self.tokenizer = tokenizer_from_dict(spec.vocab)
+
+    def need_tokenizer(self):
+        if self.tokenizer is None:
+            raise ConfigError("this text model has no vocabulary attached (its run's data_spec.json is missing); "
+                              "open it with genzoo.run_context.RunContext")
+        return self.tokenizer
+
+    def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
+                         shown: int | None = None):
+        from ..tasks.artifacts import Text
+
+        tok = self.need_tokenizer()
+        texts = [tok.decode([i for i in row.tolist() if i > 0], tidy=True).strip() for row in samples]
+        return Text(texts, title=title, info={"tokens": [int((row > 0).sum()) for row in samples]})
+
+
+@register_model
+class RecurrentTextModel(TokenModel, Samples, NextToken):
+    """Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."""
+
+    family = "lstm"
+
+    def __init__(self, config: TokenModelConfig):
+        super().__init__(config)
+        c = config
+        self.net = RecurrentLM(c.vocab_size, c.embedding, c.units, c.cell, c.bidirectional, c.dropout)
+
+    # -- training --------------------------------------------------------------------------------
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        ids = batch.x
+        inputs, targets = ids[:, :-1], ids[:, 1:]
+        if self.config.loss_positions == "last":
+            logits, targets = self.net(inputs, last_only=True), targets[:, -1]
+        else:
+            logits = self.net(inputs).flatten(0, 1)
+            targets = targets.reshape(-1)
+        nats = F.cross_entropy(logits, targets)
+        return {"loss": nats, "bits_per_token": nats / math.log(2)}
+
+    # -- next-token prediction ------------------------------------------------------------------------
+    def next_token_logits(self, context: Tensor) -> Tensor:
+        """Logits ``[B, V]`` of the token after each context (its last ``window`` tokens, as the book)."""
+        return self.net(context[:, -self.config.window:], last_only=True)
+
+    def encode_prompt(self, prompt: str | None) -> tuple[list[int], list[int]]:
+        """The book's seed, as (story marker ids, prompt ids): the model reads the marker then the prompt (words
+        outside the vocabulary are an error that suggests near words)."""
+        from ..data.text import STORY_DELIMITER, clean_story
+
+        tok = self.need_tokenizer()
+        marker = tok.encode(STORY_DELIMITER + " ")
+        return marker, (tok.encode(clean_story(prompt), unknown="error") if prompt else [])
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Tensor | None = None,
+               temperature: float | None = None, top_k: int | None = None, prompt: str | None = None,
+               max_tokens: int | None = None) -> Tensor:
+        """``n`` texts as token ids ``[n, len(prompt) + max_tokens]``, 0 after a text's end: the prompt's tokens,
+        then draws at ``temperature`` (from the ``top_k`` likeliest, if given) until the story marker."""
+        c = self.config
+        t = c.temperature if temperature is None else temperature
+        steps = c.max_tokens if max_tokens is None else max_tokens
+        marker, given = self.encode_prompt(prompt)
+        context = torch.tensor(marker + given, device=self.device).repeat(n, 1)
+        out = torch.zeros(n, len(given) + steps, dtype=torch.long)
+        out[:, :len(given)] = torch.tensor(given, dtype=torch.long)
+        alive = torch.ones(n, dtype=torch.bool)
+        for i in range(steps):
+            logits = self.next_token_logits(context).float() / t
+            if top_k is not None and top_k < logits.shape[-1]:
+                kth = logits.topk(top_k, dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            logits[:, 0] = float("-inf")                  # id 0 is padding, never a word (the book maps it to '')
+            nxt = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).squeeze(1)
+            alive &= nxt != c.stop_id
+            if not alive.any():
+                break
+            out[:, len(given) + i] = torch.where(alive, nxt, 0)
+            context = torch.cat([context[:, 1 - c.window:], nxt.to(self.device).unsqueeze(1)], dim=1)
+        return out
+
+    @torch.no_grad()
+    def top_next(self, prompt: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` likeliest next tokens after ``prompt`` with their probabilities (Fig. 6.10)."""
+        tok = self.need_tokenizer()
+        marker, given = self.encode_prompt(prompt)
+        context = torch.tensor([marker + given], device=self.device)
+        probs = self.next_token_logits(context).float().softmax(-1)[0]
+        p, i = probs.topk(min(k, len(probs)))
+        return [(tok.index_word.get(int(j), "") if int(j) else "", float(q)) for q, j in zip(p, i)]
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        if options.get("max_tokens") is not None and options["max_tokens"] < 1:
+            raise ConfigError("--max-tokens must be >= 1")
+        if options.get("top_k") is not None and options["top_k"] < 1:
+            raise ConfigError("--top-k must be >= 1")
+
+    @property
+    def sample_item_shape(self) -> tuple[int, ...]:
+        return (self.config.max_tokens + 64,)
+
+    def summary_parts(self):
+        return [(f"{self.family} ({self.config.cell}, units {self.config.units})", self.net,
+                 (torch.zeros(1, self.config.window, dtype=torch.long),))]
