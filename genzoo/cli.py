@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import math
 import re
 import sys
@@ -93,6 +94,29 @@ def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     """``row`` with every column but the last padded to the widest entry of that column in ``rows``."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(row) - 1)]
     return "  ".join([cell.ljust(w) for cell, w in zip(row, widths)] + [row[-1]])
+
+
+@cli.command("runs")
+@click.argument("root", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
+def runs_command(root: Path | None, as_json: bool) -> None:
+    """List the runs under ROOT (default: runs/): recipe, family, modality, step, throughput, eval headline."""
+    from .run_index import as_rows, list_runs
+
+    root = root or Path(os.environ.get("GENZOO_RUNS", "runs"))
+    entries = list_runs(root)
+    if as_json:
+        click.echo(json.dumps(as_rows(entries), indent=2))
+        return
+    if not entries:
+        click.echo(f"no runs under {root} (a run folder holds config.yaml; `genzoo train RECIPE` makes one)")
+        return
+    rows = [("run", "recipe", "family", "modality", "step", "epoch", "stopped by", "throughput", "eval")]
+    for e in entries:
+        rows.append((Path(e.path).name, e.recipe, e.family, e.modality.split(" ")[0], str(e.step or "-"),
+                     f"{e.epoch}" if e.epoch is not None else "-", e.stopped_by or "(running or killed)",
+                     e.throughput or "-", ", ".join(f"{k} {v:g}" for k, v in e.metrics.items()) or e.problem or "-"))
+    click.echo("\n".join(_columns(r, rows) for r in rows))
 
 
 @cli.command()

@@ -38,7 +38,8 @@ def _probe(*args: str, cwd: Path | None = None) -> tuple[dict, str]:
     return json.loads(r.stderr.strip().splitlines()[-1]), r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["eval", "--help"], ["list"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["eval", "--help"], ["list"], ["--version"],
+                                  ["runs", "."]])
 def test_help_and_list_do_not_import_torch(args):
     result, out = _probe(*args)
     assert result == {"torch": False, "code": 0}, out

@@ -85,3 +85,38 @@ def test_task_requests_are_checked_before_any_work(trained_runs):
         run_task(ctx, "complete", Request(n=2, mask="diagonal"))
     with pytest.raises(ConfigError, match="unknown task"):
         run_task(ctx, "dream", Request())
+
+
+def test_the_trainer_calls_the_per_step_hook(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from conftest import train_args
+    from genzoo.cli import cli
+    from genzoo.models.base import GenerativeModel
+
+    calls = []
+    monkeypatch.setattr(GenerativeModel, "before_step", lambda self, step, total: calls.append((step, total)))
+    r = CliRunner().invoke(cli, train_args("vae-digits", tmp_path / "run", 3, "--set", "sample_n=0"))
+    assert r.exit_code == 0, r.output
+    assert calls == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_the_run_index_reads_files_only(trained_runs, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    run = trained_runs.get("vae-digits", 4)
+    code = ("import json, sys; from genzoo.run_index import list_runs, as_rows; "
+            f"rows = as_rows(list_runs({str(run.parent)!r})); print(json.dumps(rows)); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = {r["path"]: r for r in json.loads(out[0])}
+    assert out[1] == "False"
+    entry = rows[str(run)]
+    assert entry["recipe"] == "vae-digits" and entry["family"] == "vae" and entry["step"] == 4
+    assert entry["stopped_by"] == "target" and entry["throughput"].endswith("images/s")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.yaml").write_text("model: [unclosed")
+    from genzoo.run_index import list_runs
+
+    assert "unreadable" in list_runs(tmp_path)[0].problem

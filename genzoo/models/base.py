@@ -93,6 +93,10 @@ class GenerativeModel(nn.Module):
     def check_data(self, data_cfg) -> None:
         """Raise a ConfigError when the data preparation does not suit the model (default: anything goes)."""
 
+    def before_step(self, step: int, total: int) -> None:
+        """Called by the trainer before each optimizer step (``step`` counts from 0 towards ``total``): the hook
+        for schedules that change during training, such as ProGAN's fade-in. Default: nothing."""
+
     # -- what tasks and analysis use (the capabilities are in genzoo.models.capabilities) ---------------
     def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
                          shown: int | None = None):

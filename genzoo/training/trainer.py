@@ -458,6 +458,7 @@ class Trainer:
             with signals:
                 while self.step < end:
                     started = time.perf_counter()
+                    self.model.before_step(self.step, end)
                     with self.autocast:
                         out = self.train_step()
                     if tuner is not None:   # on the CPU ops are synchronous: this is the step's real time
