@@ -167,6 +167,8 @@ class RecurrentTextModel(TokenModel, Samples, NextToken):
                 kth = logits.topk(top_k, dim=-1).values[:, -1:]
                 logits = logits.masked_fill(logits < kth, float("-inf"))
             logits[:, 0] = float("-inf")                  # id 0 is padding, never a word (the book maps it to '')
+            if i == 0 and not given:
+                logits[:, c.stop_id] = float("-inf")      # a new story starts with a word, not another marker
             nxt = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).squeeze(1)
             alive &= nxt != c.stop_id
             if not alive.any():
