@@ -157,6 +157,7 @@ class RecurrentTextModel(TokenModel, Samples, NextToken):
         t = c.temperature if temperature is None else temperature
         steps = c.max_tokens if max_tokens is None else max_tokens
         marker, given = self.encode_prompt(prompt)
+        unknown = self.need_tokenizer().unknown_id
         context = torch.tensor(marker + given, device=self.device).repeat(n, 1)
         out = torch.zeros(n, len(given) + steps, dtype=torch.long)
         out[:, :len(given)] = torch.tensor(given, dtype=torch.long)
@@ -167,6 +168,8 @@ class RecurrentTextModel(TokenModel, Samples, NextToken):
                 kth = logits.topk(top_k, dim=-1).values[:, -1:]
                 logits = logits.masked_fill(logits < kth, float("-inf"))
             logits[:, 0] = float("-inf")                  # id 0 is padding, never a word (the book maps it to '')
+            if unknown is not None:
+                logits[:, unknown] = float("-inf")        # never write <unk>: it stands for many words
             if i == 0 and not given:
                 logits[:, c.stop_id] = float("-inf")      # a new story starts with a word, not another marker
             nxt = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).squeeze(1)
