@@ -125,14 +125,16 @@ def runs_command(root: Path | None, as_json: bool) -> None:
 def summary(recipe: str, overrides: tuple[str, ...]) -> None:
     """Per-layer table of RECIPE's networks, then "Total params" and "Trainable params"."""
     cfg = _config(recipe, list(overrides))
-    from .models import build_model, model_families
+    from .models import model_families
 
     family = model_families()[cfg.model["family"]]
     if any(not cfg.model.get(k) for k in family.data_sized):   # sized by its data: read it (or --set the size)
         from .data import load_data
 
         cfg.model = family.configure(dict(cfg.model), load_data(cfg.data, family.data_hints(cfg.model)).spec)
-    click.echo(build_model(cfg.model).summary())
+    from .runs import build_model_with_stages
+
+    click.echo(build_model_with_stages(cfg.model).summary())
 
 
 def _train_options(f):

@@ -35,15 +35,50 @@ def new_run_dir(recipe: str, root: Path = DEFAULT_RUNS) -> Path:
 
 
 def prepare_model(cfg: RunConfig, data_classes: int | None = None) -> GenerativeModel:
-    """Build the model of ``cfg`` (seeded, so every process starts from the same weights)."""
+    """Build the model of ``cfg`` with its stages (seeded, so every process starts from the same weights)."""
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.model)
+    return build_model_with_stages(cfg.model)
+
+
+def build_stages(model_cfg: dict) -> dict[str, GenerativeModel]:
+    """The other runs a model is built on (its family's ``stages``), frozen and in eval mode.
+
+    A new run names each stage's run folder: the run is opened (EMA weights if it kept them) and its model
+    config is copied into ``model_cfg``, so the new run stays self-contained. A saved run carries the copy:
+    the stage is built from it and its weights come with this run's checkpoint."""
+    family = family_of_model(model_cfg)
+    stages: dict[str, GenerativeModel] = {}
+    for name, (run_field, copy_field) in family.stages.items():
+        if model_cfg.get(copy_field) is not None:
+            stages[name] = build_model(model_cfg[copy_field])
+        elif model_cfg.get(run_field):
+            path = Path(model_cfg[run_field])
+            if not (path / "config.yaml").exists():
+                raise ConfigError(f"model.{run_field}={model_cfg[run_field]!r} is not a genzoo run folder; train one "
+                                  f"first, e.g. `genzoo train homl-vae --out runs/vae` and pass --set "
+                                  f"model.{run_field}=runs/vae")
+            stage_cfg, stage = load_run(path)
+            model_cfg[copy_field] = stage_cfg.model
+            stages[name] = stage
+        else:
+            continue
+        stages[name].eval().requires_grad_(False)
+    return stages
+
+
+def build_model_with_stages(model_cfg: dict) -> GenerativeModel:
+    """:func:`~genzoo.models.build_model` with the family's stages built and handed in (see :func:`build_stages`)."""
+    return build_model(model_cfg, build_stages(model_cfg))
 
 
 def family_of(cfg: RunConfig) -> type[GenerativeModel]:
-    family = model_families().get(cfg.model.get("family"))
+    return family_of_model(cfg.model)
+
+
+def family_of_model(model_cfg: dict) -> type[GenerativeModel]:
+    family = model_families().get(model_cfg.get("family"))
     if family is None:
-        raise ConfigError(f"unknown model family {cfg.model.get('family')!r}; known: {', '.join(model_families())}")
+        raise ConfigError(f"unknown model family {model_cfg.get('family')!r}; known: {', '.join(model_families())}")
     return family
 
 
@@ -267,7 +302,7 @@ def load_run(run_dir: Path, use_ema: bool = True, device: str = "cpu",
              checkpoint: Path | None = None) -> tuple[RunConfig, GenerativeModel]:
     """The config and trained model of a run (EMA weights when available and ``use_ema``), in eval mode."""
     cfg, ckpt = run_checkpoint(run_dir, checkpoint)
-    model = build_model(cfg.model)
+    model = build_model_with_stages(cfg.model)
     model.attach_spec(read_spec(Path(run_dir)))
     load_weights(model, ckpt / "model.safetensors")
     if use_ema and (ckpt / "ema.safetensors").exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -120,3 +121,20 @@ def test_the_run_index_reads_files_only(trained_runs, tmp_path):
     from genzoo.run_index import list_runs
 
     assert "unreadable" in list_runs(tmp_path)[0].problem
+
+
+def test_no_model_module_imports_the_run_machinery():
+    """Stages are built by genzoo.runs and handed in: models never open runs themselves."""
+    models = Path(generation.__file__).parents[1] / "models"
+    for path in models.glob("*.py"):
+        src = path.read_text()
+        assert not re.search(r"from \.\.runs import|import genzoo\.runs|from genzoo\.runs", src), path.name
+
+
+def test_a_staged_family_needs_its_stage_handed_in():
+    from genzoo.models import build_model
+
+    cfg = {"family": "diffusion", "space": "latent", "autoencoder": "runs/vae", "input_shape": [1, 28, 28]}
+    with pytest.raises(ConfigError, match="built on its autoencoder stage"):
+        build_model(cfg)
+    assert model_families()["diffusion"].stages == {"autoencoder": ("autoencoder", "autoencoder_model")}

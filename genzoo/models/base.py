@@ -63,6 +63,9 @@ class GenerativeModel(nn.Module):
     adversarial: ClassVar[bool] = False
     modality: ClassVar[str] = ""         # what it models, as in the data spec: image | points | tokens
     data_sized: ClassVar[tuple[str, ...]] = ()   # config fields that configure() fills from the data
+    # Stages: other runs a model is built on. name → (config field naming the stage's run folder, config field
+    # holding the stage's copied model config). genzoo.runs builds and freezes each stage and hands it in.
+    stages: ClassVar[dict[str, tuple[str, str]]] = {}
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -265,13 +268,16 @@ def model_families() -> dict[str, type[GenerativeModel]]:
     return dict(sorted(_MODELS.items()))
 
 
-def build_model(model_cfg: dict) -> GenerativeModel:
-    """Instantiate the family named in ``model_cfg["family"]`` from the rest of the dict."""
+def build_model(model_cfg: dict, stages: dict[str, GenerativeModel] | None = None) -> GenerativeModel:
+    """Instantiate the family named in ``model_cfg["family"]`` from the rest of the dict. A family built on other
+    runs gets them as ``stages`` (built by :func:`genzoo.runs.build_stages`)."""
     family = model_cfg.get("family")
     if family not in _MODELS:
         raise ConfigError(f"unknown model family {family!r}; known: {', '.join(sorted(_MODELS))}")
     cls = _MODELS[family]
     cfg = from_dict(cls.config_class, model_cfg, "model")
+    if cls.stages:
+        return cls(cfg, stages=stages or {})
     return cls(cfg)
 
 

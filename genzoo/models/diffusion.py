@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,9 +31,9 @@ from ..data.loader import Batch
 from ..nn.unet import MLPDenoiser, UNet
 from ..schedulers import (SCHEDULES, Inpainting, NoiseSchedule, SamplerSettings, sample_loop, split_prediction,
                           training_target)
-from .base import ArrayModel, ArrayModelConfig, GenerativeModel, build_model, register_model
-from .capabilities import (Capability, Completes, Inpaints, Interpolates, Samples, Trajectories, Trajectory,
-                           VariationalBound)
+from .base import ArrayModel, ArrayModelConfig, GenerativeModel, register_model
+from .capabilities import (Capability, Completes, Encodes, FromLatent, Inpaints, Interpolates, Samples,
+                           Trajectories, Trajectory, VariationalBound, supports)
 
 MASKS = ("bottom", "top", "left", "right", "center")
 
@@ -103,19 +102,6 @@ class DiffusionConfig(ArrayModelConfig):
                 raise ConfigError("pixel-space diffusion works on images in [-1, 1]: set model.data_range=pm1")
 
 
-def _load_autoencoder(run_dir: str) -> tuple[dict[str, Any], GenerativeModel]:
-    from ..runs import load_run
-
-    path = Path(run_dir)
-    if not (path / "config.yaml").exists():
-        raise ConfigError(f"model.autoencoder={run_dir!r} is not a genzoo run folder; train one first, e.g. "
-                          f"`genzoo train homl-vae --out runs/vae` and pass --set model.autoencoder=runs/vae")
-    cfg, ae = load_run(path)
-    if ae.family not in ("autoencoder", "vae"):
-        raise ConfigError(f"model.autoencoder must be an autoencoder or vae run, {run_dir} is a {ae.family!r} run")
-    return cfg.model, ae
-
-
 @register_model
 class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Interpolates,
                      VariationalBound):
@@ -125,25 +111,26 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
 
     family = "diffusion"
     config_class = DiffusionConfig
+    stages = {"autoencoder": ("autoencoder", "autoencoder_model")}   # latent diffusion: a frozen AE/VAE run
 
-    def __init__(self, config: DiffusionConfig):
+    def __init__(self, config: DiffusionConfig, stages: dict[str, GenerativeModel] | None = None):
         super().__init__(config)
         self.schedule = NoiseSchedule.make(config.schedule, config.timesteps)
-        self._resolved: dict[str, Any] = {}
         self.autoencoder: GenerativeModel | None = None
         if config.latent:
-            self._build_latent(config)
+            self._build_latent(config, (stages or {}).get("autoencoder"))
         else:
             c, h, _ = config.input_shape
             self.net = UNet(c, c, h, config.base_channels, config.channel_mults, config.blocks,
                             config.attention_resolutions, config.heads, config.dropout, config.num_classes)
 
-    def _build_latent(self, config: DiffusionConfig) -> None:
-        if config.autoencoder_model is None:       # a new run: read the autoencoder run once
-            ae_model_cfg, ae = _load_autoencoder(config.autoencoder)
-            self._resolved = {"autoencoder_model": ae_model_cfg}
-        else:                                      # a saved run: the weights come from its checkpoint
-            ae = build_model(config.autoencoder_model)
+    def _build_latent(self, config: DiffusionConfig, ae: GenerativeModel | None) -> None:
+        if ae is None:
+            raise ConfigError("latent diffusion is built on its autoencoder stage: build it with "
+                              "genzoo.runs.build_model_with_stages (the CLI and genzoo.runs do)")
+        if not (supports(ae, Encodes) and supports(ae, FromLatent)):
+            raise ConfigError(f"model.autoencoder must be an autoencoder or vae run (a model that encodes and "
+                              f"decodes); {config.autoencoder} is a {ae.family!r} run")
         if ae.config.condition_dim:
             raise ConfigError("latent diffusion needs an unconditional autoencoder (condition the diffusion instead)")
         if ae.config.data_range != config.data_range:
@@ -158,9 +145,6 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
         self.register_buffer("latent_mean", torch.zeros(z))
         self.register_buffer("latent_std", torch.ones(z))
         self.register_buffer("latent_ready", torch.zeros((), dtype=torch.bool))
-
-    def config_updates(self) -> dict[str, Any]:
-        return dict(self._resolved)
 
     @classmethod
     def fresh_config(cls, model_cfg: dict[str, Any]) -> dict[str, Any]:
