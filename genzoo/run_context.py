@@ -1,7 +1,9 @@
-"""One way to open a run: its config, its trained model (EMA weights by default) and its data on demand.
+"""One way to open a run: its config, its trained model (EMA weights by default), its data spec and its data
+on demand, each read when first asked for.
 
 ``genzoo sample``'s tasks, ``genzoo eval`` and ``genzoo analyze`` all open runs through :class:`RunContext`,
-so a run is loaded, checked and given its data the same way everywhere (and from Python)."""
+so a run is loaded, checked and given its data the same way everywhere (and from Python). Asking only for
+the config (``genzoo analyze RUN curves``) reads YAML and needs no checkpoint."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,27 +11,53 @@ from typing import Any
 
 import torch
 
-from .config import RunConfig
+from .config import RunConfig, read_config
 from .data import Batch, load_data
 
 
 class RunContext:
     """An opened run. ``model`` is in eval mode on ``device``; ``data(split)`` reads a split once, as the model
-    sees it (the run's size, channels, binarising or quantising)."""
+    sees it (the run's size, channels, binarising or quantising; a text run's tokeniser)."""
 
     def __init__(self, run_dir: str | Path, *, use_ema: bool = True, device: str = "cpu",
                  checkpoint: Path | None = None, cfg: RunConfig | None = None, model: Any = None):
-        from .runs import load_run
-
         self.run_dir = Path(run_dir)
-        if model is None:
-            cfg, model = load_run(self.run_dir, use_ema=use_ema, device=device, checkpoint=checkpoint)
-        from .runs import read_spec
-
-        self.cfg: RunConfig = cfg
-        self.model = model
-        self.spec = read_spec(self.run_dir)     # None for runs written before specs were saved
+        self.use_ema, self.device, self.checkpoint = use_ema, device, checkpoint
+        self._cfg: RunConfig | None = cfg
+        self._model = model
+        self._spec: Any = False           # False: not read yet (None: the run has no data_spec.json)
         self._data: dict[str, Any] = {}
+
+    @property
+    def cfg(self) -> RunConfig:
+        if self._cfg is None:
+            self._cfg = read_config(self.run_dir / "config.yaml")
+        return self._cfg
+
+    @property
+    def model(self):
+        if self._model is None:
+            from .runs import load_run
+
+            self._cfg, self._model = load_run(self.run_dir, use_ema=self.use_ema, device=self.device,
+                                              checkpoint=self.checkpoint)
+        return self._model
+
+    @property
+    def spec(self):
+        """The run's saved data spec (None for runs written before specs were saved)."""
+        if self._spec is False:
+            from .runs import read_spec
+
+            self._spec = read_spec(self.run_dir)
+        return self._spec
+
+    @property
+    def family(self):
+        """The run's model family (its class), known from the config alone."""
+        from .runs import family_of
+
+        return family_of(self.cfg)
 
     @property
     def recipe(self) -> str:
@@ -38,9 +66,7 @@ class RunContext:
     def data(self, split: str = "test"):
         """The ``split`` as the run's model sees it (an ImageSet or a TokenSet), read once."""
         if split not in self._data:
-            from .runs import family_of
-
-            hints = family_of(self.cfg).data_hints(self.cfg.model)
+            hints = self.family.data_hints(self.cfg.model)
             self._data[split] = load_data(self.cfg.data, hints, split=split, spec=self.spec)
         return self._data[split]
 

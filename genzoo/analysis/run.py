@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import ConfigError, RunConfig, read_config
-from ..data import load_images
+from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
+from ..run_context import RunContext
 from .curves import numeric_series, read_metrics
 from .grid import save_grid
 from .latent import (add_vector, attribute_vector, decode_codes, encode_dataset, gaussian_fit_stats, has_encoder,
@@ -47,47 +47,18 @@ class NotApplicable(ConfigError):
     """The analysis does not apply to this model or data (``all`` skips it and says why)."""
 
 
-class Context:
-    """What the analyses of one ``run_analysis`` call share: the run, its model and data, loaded lazily."""
+class Context(RunContext):
+    """What the analyses of one ``run_analysis`` call share: the opened run (:class:`RunContext`: config,
+    model and data, each read when first needed), the output folder, the split and the seed."""
 
     def __init__(self, run_dir: Path, out_dir: Path, split: str, seed: int, attribute: str | None):
-        self.run_dir, self.out_dir, self.split = Path(run_dir), Path(out_dir), split
+        super().__init__(run_dir)
+        self.out_dir, self.split = Path(out_dir), split
         self.seed, self.attribute = seed, attribute
-        self._cfg: RunConfig | None = None
-        self._model = None
-        self._data: dict[str, ImageSet] = {}
-
-    @property
-    def cfg(self) -> RunConfig:
-        if self._cfg is None:
-            self._cfg = read_config(self.run_dir / "config.yaml")
-        return self._cfg
-
-    @property
-    def family(self):
-        """The run's model family (its class), known from the config alone."""
-        from ..runs import family_of
-
-        return family_of(self.cfg)
-
-    @property
-    def model(self):
-        if self._model is None:
-            from ..runs import load_run
-
-            self._cfg, self._model = load_run(self.run_dir)
-        return self._model
 
     def data(self, split: str | None = None) -> ImageSet:
         """The run's dataset (``data`` section of its config) for ``split`` (default: the analysed one)."""
-        from ..data import load_data
-        from ..runs import read_spec
-
-        split = split or self.split
-        if split not in self._data:
-            hints = self.family.data_hints(self.cfg.model)
-            self._data[split] = load_data(self.cfg.data, hints, split=split, spec=read_spec(self.run_dir))
-        return self._data[split]
+        return super().data(split or self.split)
 
     def images01(self, data: ImageSet, index: Tensor) -> Tensor:
         """Images ``index`` as the model sees them (binarised/quantised if configured), in ``[0, 1]``."""
