@@ -52,7 +52,7 @@ DATASETS: dict[str, tuple[str, str]] = {
         "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
     "fortunes": ("genzoo.data.tokens",
         "Debian fortunes: short texts separated by % lines (/usr/share/games/fortunes; "
-        "data.text.options.files picks files, default all but ascii-art)"),
+        "data.text.options.fortunes.files picks files, default all but ascii-art)"),
     "image-folder": ("genzoo.data.folders",
         "Any folder of png/jpg/bmp/gif/webp images (--data-dir DIR); class sub-folders give labels"),
     "mnist": ("genzoo.data.mnist",

@@ -221,11 +221,11 @@ def find_aesop(data_dir: str | None = None) -> Path:
         for f in AESOP_FILES:
             if (d / f).is_file():
                 return d / f
-    where = ", ".join(str(d) for d in dirs) or "nowhere (no data_dir and no $GENZOO_DATA)"
-    raise DataError(f"Aesop's Fables not found: looked for {'/'.join(AESOP_FILES)} in {where}. It is Project "
-                    f"Gutenberg ebook #11339 (plain text, https://www.gutenberg.org/ebooks/11339): save it and "
-                    f"pass its path as the data folder, or train on an offline corpus (fortunes, shakespeare, "
-                    f"devils-dictionary)")
+    where = (f"looked for {'/'.join(AESOP_FILES)} in {', '.join(str(d) for d in dirs)}" if dirs else
+             "no --data-dir given and $GENZOO_DATA is not set")
+    raise DataError(f"Aesop's Fables not found ({where}). It is Project Gutenberg ebook #11339 (plain text, "
+                    f"https://www.gutenberg.org/ebooks/11339): save it and pass --data-dir FILE, or train on an "
+                    f"offline corpus (--dataset fortunes, shakespeare or devils-dictionary)")
 
 
 def aesop_text(data_dir: str | Path | None = None, *, encoding: str = "utf-8-sig", trim: bool = True,

