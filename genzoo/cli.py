@@ -290,7 +290,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     _check_run(run_dir)
 
     from .run_context import RunContext
-    from .tasks import Request, run_task, write_artifact
+    from .tasks import Request, Text, run_task, write_artifact
 
     _command_threads()
     options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
@@ -298,7 +298,6 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
                "prompt": prompts[0] if prompts and not next_words else None}
     ctx = RunContext(run_dir, use_ema=not no_ema)
     if interactive:
-        from .tasks import Text
         from .tasks.generation import interactive_writer
 
         text = interactive_writer(ctx.model, prompts[0] if prompts else "", read=lambda q: click.prompt(
@@ -309,9 +308,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
                           start_row=start_row, mask=mask, prompts=list(prompts), progress=_chunk_progress(num))
         artifact = run_task(ctx, kind, request)
     result = write_artifact(artifact, out)
-    from .tasks import Text as _Text
-
-    if isinstance(artifact, _Text):   # text is for reading: print it before the JSON line
+    if isinstance(artifact, Text):   # text is for reading: print it before the JSON line
         click.echo(artifact.text)
     click.echo(json.dumps({k: v for k, v in result.items() if k != "tables"}))
 

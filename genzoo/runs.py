@@ -190,7 +190,6 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True,
         cfg.model = family.configure(dict(cfg.model), data.spec)
         model = prepare_model(cfg)
         model.attach_spec(data.spec)
-        cfg.model.update(model.config_updates())
         _check_condition(cfg, model, data)
         if dist.is_main:
             save_config(cfg, run_dir / "config.yaml")

@@ -48,14 +48,14 @@ def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict
     unk = tok.unknown_id
     if unk is not None:
         out["unknown_rate"] = float((scored == unk).double().mean())
+    # the baselines score stream[1:] given the previous token: hand them the same positions
+    stream, train_ids = ids[w - 1:w + len(logp)].numpy(), train.tokens.numpy()
     for view, mask in (("all", torch.ones_like(text_mask)), ("text", text_mask)):
         chars = float(lengths[scored[mask]].mean())
         if tok.kind == "char":
             chars = 1.0
         model_nats = float(-logp[mask].mean())
-        # the baselines score stream[1:] given the previous token: hand them the same positions
-        stream = ids[w - 1:w + len(logp)].numpy()
-        base = unigram_bigram_baselines(train.tokens.numpy(), stream, tok.vocab_size, chars_per_token=chars,
+        base = unigram_bigram_baselines(train_ids, stream, tok.vocab_size, chars_per_token=chars,
                                         mask=mask.numpy())
         out[view] = {"model": scores(model_nats, chars), "chars_per_token": chars,
                      **{k: v for k, v in base.items() if k in ("unigram", "bigram_add_k", "bigram_kneser_ney")}}

@@ -89,10 +89,6 @@ class GenerativeModel(nn.Module):
         """The model config a *new* run starts from (drops fields that only a saved run may carry)."""
         return model_cfg
 
-    def config_updates(self) -> dict:
-        """Model-config fields resolved while building (e.g. a latent model's autoencoder config), saved with the run."""
-        return {}
-
     def check_data(self, data_cfg) -> None:
         """Raise a ConfigError when the data preparation does not suit the model (default: anything goes)."""
 

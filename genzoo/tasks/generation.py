@@ -275,7 +275,7 @@ def interactive_writer(model: Any, prompt: str, read: Callable[[str], str], show
     if not supports(model, NextToken):
         raise ConfigError(why_not(model, NextToken) or "")
     tok = model.need_tokenizer()
-    words = [w for w in tok.split(prompt)] if prompt else []
+    words = tok.split(prompt) if prompt else []
     g = torch.Generator().manual_seed(seed)
     for _ in range(max_tokens):
         text = " ".join(words)
