@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 _ERROR_CLASSES = (("genzoo.data.types", "DataError"), ("genzoo.training.checkpoint", "CheckpointError"),
-                  ("genzoo.training.trainer", "NonFiniteLossError"), ("genzoo.training.runlock", "RunInUseError"))
+                  ("genzoo.training.loop", "NonFiniteLossError"), ("genzoo.training.runlock", "RunInUseError"))
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -55,7 +55,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except Exception as e:
-            trainer = sys.modules.get("genzoo.training.trainer")   # only training raises it: no import here
+            trainer = sys.modules.get("genzoo.training.loop")   # only training raises it: no import here
             if trainer is not None and isinstance(e, trainer.TrainingInterrupted):
                 click.echo(f"genzoo: stopped by {e}", err=True)
                 sys.exit(e.exit_code)

@@ -21,7 +21,9 @@ from .training.checkpoint import latest_checkpoint, load_weights, run_checkpoint
 from .training.distributed import DistInfo, init_distributed, shutdown_distributed
 from .training.runlock import RunInUseError, RunLock
 from .training.threads import ThreadPlan, plan_threads, requested_threads
-from .training.trainer import make_trainer, model_for_sampling, resolve_device
+from .training.gradient import model_for_sampling
+from .training.loop import resolve_device
+from .training.trainer import make_trainer
 from .training.ema import EMA
 
 DEFAULT_RUNS = Path(os.environ.get("GENZOO_RUNS", "runs"))

@@ -60,7 +60,9 @@ class GenerativeModel(nn.Module):
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
-    adversarial: ClassVar[bool] = False
+    # The loop that trains it (genzoo.training.trainer.LOOPS): "gradient" (one loss), "adversarial", or one
+    # a family registers (an evolution strategy needs no gradients).
+    training_loop: ClassVar[str] = "gradient"
     modality: ClassVar[str] = ""         # what it models, as in the data spec: image | points | tokens
     data_sized: ClassVar[tuple[str, ...]] = ()   # config fields that configure() fills from the data
     # Stages: other runs a model is built on. name → (config field naming the stage's run folder, config field
@@ -222,7 +224,7 @@ class ArrayModel(GenerativeModel):
 class AdversarialModel(ArrayModel):
     """A generator and a discriminator/critic trained in alternating phases (Goodfellow et al. 2014)."""
 
-    adversarial = True
+    training_loop = "adversarial"
     generator: nn.Module
     discriminator: nn.Module
 
