@@ -286,7 +286,8 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
             "interactive" if interactive else "sample")
     if len(prompts) > 1 and not next_words:
         raise ConfigError("give one --prompt to sample from (several prompts go with --next-words)")
-    out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png")   # refused now, not after the sampling
+    # refused now, not after the sampling; a file name of any writer's kind is a file, anything else a folder
+    out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png", file_suffixes=(".png", ".txt", ".csv"))
     _check_run(run_dir)
 
     from .run_context import RunContext

@@ -68,6 +68,8 @@ def test_sampling_prints_text_and_writes_txt(text_run, tmp_path):
     text = Path(result["text"]).read_text()
     assert result["samples"] == 3 and text.count("what is the") == 3
     assert all(n <= 3 + 8 for n in result["tokens"])
+    r = CliRunner().invoke(cli, ["sample", str(text_run), "-n", "1", "--out", str(tmp_path / "mine.txt")])
+    assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["text"] == str(tmp_path / "mine.txt")
     r = CliRunner().invoke(cli, ["sample", str(text_run), "--prompt", "what is the tortoize"])
     assert r.exit_code == 2 and "'tortoize'" in r.output and "vocabulary" in r.output
     r = CliRunner().invoke(cli, ["sample", str(text_run), "--steps", "3"])
