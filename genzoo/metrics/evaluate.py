@@ -50,6 +50,7 @@ class EvalContext:
         from ..run_context import RunContext
 
         self.run_dir, self.split, self.num_samples, self.seed = Path(run_dir), split, num_samples, seed
+        self.limit = limit
         self.features_kind, self.feature_epochs, self.log, self.progress = features, feature_epochs, log, progress
         self.run = RunContext(self.run_dir)
         self.cfg, self.model = self.run.cfg, self.run.model
@@ -273,7 +274,7 @@ def _recon(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 def _perplexity(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .text_eval import held_out_perplexity
 
-    return held_out_perplexity(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split))
+    return held_out_perplexity(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), max_positions=ctx.limit)
 
 
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:

@@ -2,7 +2,11 @@
 
 Protocol (``genzoo eval`` metric ``perplexity``): every position of the held-out stream after the first
 ``window`` tokens is predicted once, from the ``window`` tokens before it (the book's generation context; a
-model trained on every position of its windows is read at its last one, with full context). Reported in nats per token, perplexity, bits
+model trained on every position of its windows is read at its last one, with full context). ``window`` is the
+run's data window, which is the model's own context: an LSTM's window, a GPT's context length (both come from
+``data.text.window`` through ``configure``), so an LSTM and a GPT of the same window are scored on the same
+positions with the same context, and one ``genzoo compare`` table holds both. ``max_positions`` (``genzoo eval
+--limit N``) scores the first N of those positions only. Reported in nats per token, perplexity, bits
 per token and bits per character (each token's characters plus one separating space, what the character
 tokeniser sees). The same positions are scored by the baselines of :mod:`genzoo.metrics.text_baselines`,
 fitted on the run's training split with the run's tokeniser.
@@ -21,14 +25,22 @@ from .text_baselines import scores, unigram_bigram_baselines
 
 
 @torch.no_grad()
-def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict[str, Any]:
+def held_out_perplexity(model: Any, test, train, batch_size: int = 1024,
+                        max_positions: int | None = None) -> dict[str, Any]:
     """Scores of ``model`` on the :class:`~genzoo.data.tokens.TokenSet` ``test`` and of the baselines fitted on
     ``train`` (the same tokeniser), over the same positions (module docstring)."""
+    from ..config import ConfigError
     from ..data.text import STOP_TOKEN
 
     model.eval()
     w = test.window
+    context = getattr(model.config, "window", w)
+    if context != w:
+        raise ConfigError(f"the model reads {context} tokens but the held-out windows have {w}: evaluate it with "
+                          f"the data window it was trained with (data.text.window={context})")
     ids = test.tokens
+    if max_positions is not None:
+        ids = ids[:w + max_positions]
     offsets = torch.arange(w + 1)
     logps = []
     for start in range(0, len(ids) - w, batch_size):   # position p is predicted from ids[p - w : p]
