@@ -136,6 +136,7 @@ def main() -> None:
     ap.add_argument("--sample-lengths", type=int, nargs="*", default=[256, 1024])
     ap.add_argument("--sample-n", type=int, default=1, help="Texts drawn at once (one batch).")
     ap.add_argument("--repeats", type=int, default=3, help="Sampling runs per setting (the fastest is reported).")
+    ap.add_argument("--skip-training", action="store_true", help="Measure sampling only.")
     ap.add_argument("--curve", type=Path, metavar="RUN", help="Score every checkpoint of RUN instead.")
     ap.add_argument("--positions", type=int, default=100_000, help="--curve: held-out positions scored.")
     ap.add_argument("--out", type=Path)
@@ -156,11 +157,12 @@ def main() -> None:
     model.config.stop_id = -1
     load = os.getloadavg()
     ceiling_before = matmul_gflops("float32")
-    train = bench_training(model, data, cfg, args.seconds)
+    train = None if args.skip_training else bench_training(model, data, cfg, args.seconds)
     ceiling_after = matmul_gflops("float32")
     ceiling = max(ceiling_before, ceiling_after)
-    train["fraction_of_fp32_matmul_model_count"] = round(train["model_gflops"] / ceiling, 3)
-    train["fraction_of_fp32_matmul_counted"] = round(train["counted_gflops"] / ceiling, 3)
+    if train is not None:
+        train["fraction_of_fp32_matmul_model_count"] = round(train["model_gflops"] / ceiling, 3)
+        train["fraction_of_fp32_matmul_counted"] = round(train["counted_gflops"] / ceiling, 3)
     sampling = bench_sampling(model, args.sample_lengths, args.sample_n, args.repeats)
     result = {"machine": machine(), "threads": 1, "recipe": args.recipe, "overrides": args.overrides,
               "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": model.config.vocab_size,
