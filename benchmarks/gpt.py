@@ -107,8 +107,9 @@ def bench_sampling(model, lengths: list[int], n: int, repeats: int) -> list[dict
     return rows
 
 
-def curve(run: Path, positions: int) -> list[dict]:
-    """Held-out nats per token of each checkpoint of ``run`` against its training CPU minutes."""
+def curve(run: Path, positions: int, every: int = 1) -> list[dict]:
+    """Held-out nats per token of each checkpoint of ``run`` (whose step is a multiple of ``every``) against its
+    training CPU minutes."""
     import torch
 
     from genzoo.metrics.text_eval import held_out_perplexity
@@ -117,6 +118,8 @@ def curve(run: Path, positions: int) -> list[dict]:
 
     rows = []
     for ckpt in sorted((run / "checkpoints").glob("step-*")):
+        if int(ckpt.name.split("-")[1]) % every:
+            continue
         ctx = RunContext(run, checkpoint=ckpt, use_ema=False)
         with torch.inference_mode():
             p = held_out_perplexity(ctx.model, ctx.data("test"), ctx.data("train"), max_positions=positions)
@@ -139,6 +142,7 @@ def main() -> None:
     ap.add_argument("--skip-training", action="store_true", help="Measure sampling only.")
     ap.add_argument("--curve", type=Path, metavar="RUN", help="Score every checkpoint of RUN instead.")
     ap.add_argument("--positions", type=int, default=100_000, help="--curve: held-out positions scored.")
+    ap.add_argument("--every", type=int, default=1, help="--curve: only checkpoints at multiples of this step.")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -146,7 +150,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     if args.curve:
-        rows = curve(args.curve, args.positions)
+        rows = curve(args.curve, args.positions, args.every)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps({"run": str(args.curve), "load_average": os.getloadavg(),

@@ -145,6 +145,10 @@ def test_held_out_perplexity_at_the_models_context(gpt_run, tmp_path):
     assert p["window"] == 16 and p["positions"] == 300 and p["tokenizer"] == "char"
     m = p["all"]["model"]
     assert m["perplexity"] == pytest.approx(math.exp(m["nats_per_token"]), rel=1e-6) and p["all"]["chars_per_token"] == 1
+    r = CliRunner().invoke(cli, ["compare", str(run), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output
+    assert "perplexity↓" in r.output and "char, window 16, 300 positions" in r.output
+    assert f"{m['perplexity']:.3f}" in r.output
 
 
 def test_bpe_run_samples_without_its_corpus(tmp_path):
