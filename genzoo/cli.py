@@ -375,7 +375,7 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 @click.option("--features", type=click.Choice(["genzoo", "inception"]), default="genzoo", show_default=True,
               help="Feature network: genzoo's own classifier for the dataset, or Inception-v3 (needs weights).")
 @click.option("--feature-epochs", default=5, show_default=True, help="Epochs when the feature net is trained.")
-@click.option("--limit", type=int, help="Evaluate on the first N held-out images only (quick checks).")
+@click.option("--limit", type=int, help="Evaluate on the first N held-out images (text: windows) only (quick checks).")
 @click.option("--seed", default=0, show_default=True)
 def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
              vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int) -> None:

@@ -103,6 +103,11 @@ def test_perplexity_eval_beside_the_baselines(text_run, tmp_path):
     assert p["text"]["model"]["perplexity"] > p["all"]["model"]["perplexity"]   # the repeated markers are easy
     r = CliRunner().invoke(cli, ["eval", str(run), "--metrics", "fid"])
     assert r.exit_code == 2 and "measures image data" in r.output
+    r = CliRunner().invoke(cli, ["eval", str(run), "--limit", "40"])     # the first 40 held-out windows only
+    assert r.exit_code == 0, r.output
+    few = json.loads((run / "eval.json").read_text())["metrics"]["perplexity"]
+    assert few["positions"] == 40 < p["positions"] and few["text_positions"] <= 40
+    assert few["all"]["unigram"]["perplexity"] != p["all"]["unigram"]["perplexity"]   # baselines: the same 40
 
 
 def test_temperature_analysis(text_run, tmp_path):

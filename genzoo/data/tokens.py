@@ -99,7 +99,9 @@ def load_tokens(cfg: DataConfig, split: str | None = None, spec: DataSpec | None
     if len(ids) <= t.window:
         raise DataError(f"{cfg.name} ({split}): {len(ids)} tokens, fewer than one window of {t.window} + 1; "
                         f"lower data.text.window or give more text")
-    starts = torch.arange(0, len(ids) - t.window, t.stride)
+    # the training windows step by data.text.stride; a held-out split has a window ending at every position
+    # (the evaluation protocol of genzoo.metrics.text_eval scores each position once)
+    starts = torch.arange(0, len(ids) - t.window, t.stride if split == "train" else 1)
     return TokenSet(ids, t.window, tokenizer, starts, source=f"{cfg.name} ({split})",
                     meta={"stories": len(chosen), "stories_total": len(stories), "held_out": t.held_out})
 

@@ -279,8 +279,8 @@ def _perplexity(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
     if name == "perplexity":
-        return (f"held-out cross-entropy of {len(ctx.data.tokens):,} {ctx.split} tokens, beside unigram and "
-                f"bigram baselines fitted on the training split")
+        return (f"held-out cross-entropy at {len(ctx.data):,} positions of the {ctx.split} split, beside unigram "
+                f"and bigram baselines fitted on the training split")
     held = f"{len(ctx.data)} {ctx.split} images"
     sample = f"{ctx.num_samples} generated images against {held}"
     return {

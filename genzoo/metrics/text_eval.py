@@ -1,7 +1,8 @@
 """Held-out scores of a language model next to the unigram and bigram baselines on the same split.
 
 Protocol (``genzoo eval`` metric ``perplexity``): every position of the held-out stream after the first
-``window`` tokens is predicted once, from the ``window`` tokens before it (the book's generation context; a
+``window`` tokens (with ``eval --limit N``: of its first N windows) is predicted once, from the ``window``
+tokens before it (the book's generation context; a
 model trained on every position of its windows is read at its last one, with full context). Reported in nats per token, perplexity, bits
 per token and bits per character (each token's characters plus one separating space, what the character
 tokeniser sees). The same positions are scored by the baselines of :mod:`genzoo.metrics.text_baselines`,
@@ -29,28 +30,31 @@ def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict
     model.eval()
     w = test.window
     ids = test.tokens
-    offsets = torch.arange(w + 1)
-    logps = []
-    for start in range(0, len(ids) - w, batch_size):   # position p is predicted from ids[p - w : p]
-        pos = torch.arange(start, min(start + batch_size, len(ids) - w))
-        win = ids[pos.unsqueeze(1) + offsets].to(model.device)
+    targets = torch.unique(test.starts) + w             # the positions predicted: the last token of each window
+    if not len(targets):
+        raise ValueError(f"{test.source}: no held-out window of {w + 1} tokens to score")
+    lo, hi = int(targets[0]), int(targets[-1]) + 1
+    offsets = torch.arange(-w, 1)
+    logp = torch.zeros(hi - lo, dtype=torch.float64)
+    for chunk in targets.split(batch_size):              # position p is predicted from ids[p - w : p]
+        win = ids[chunk.unsqueeze(1) + offsets].to(model.device)
         logits = model.next_token_logits(win[:, :-1]).float()
-        logps.append(logits.log_softmax(-1).gather(1, win[:, -1:]).squeeze(1).cpu())
-    logp = torch.cat(logps).double()
-    scored = ids[w:w + len(logp)]                       # the positions predicted, in stream order
+        logp[chunk - lo] = logits.log_softmax(-1).gather(1, win[:, -1:]).squeeze(1).cpu().double()
+    selected = torch.zeros(hi - lo, dtype=torch.bool)
+    selected[targets - lo] = True                       # all of them, or the windows `eval --limit` kept
+    scored, prev = ids[lo:hi], ids[lo - 1:hi - 1]       # in stream order
     tok = test.tokenizer
     stop = tok.word_index.get(STOP_TOKEN)
-    prev = ids[w - 1:w - 1 + len(logp)]
-    text_mask = ~((scored == stop) & (prev == stop))    # not the 2nd..20th token of a story marker
+    text_mask = selected & ~((scored == stop) & (prev == stop))   # not the 2nd..20th token of a story marker
     lengths = torch.tensor([0] + [len(t) + 1 for t in tok.tokens], dtype=torch.float64)
-    out: dict[str, Any] = {"positions": int(len(logp)), "text_positions": int(text_mask.sum()),
+    out: dict[str, Any] = {"positions": int(selected.sum()), "text_positions": int(text_mask.sum()),
                            "window": w, "tokenizer": tok.kind, "vocab_size": tok.vocab_size}
     unk = tok.unknown_id
     if unk is not None:
-        out["unknown_rate"] = float((scored == unk).double().mean())
+        out["unknown_rate"] = float((scored[selected] == unk).double().mean())
     # the baselines score stream[1:] given the previous token: hand them the same positions
-    stream, train_ids = ids[w - 1:w + len(logp)].numpy(), train.tokens.numpy()
-    for view, mask in (("all", torch.ones_like(text_mask)), ("text", text_mask)):
+    stream, train_ids = ids[lo - 1:hi].numpy(), train.tokens.numpy()
+    for view, mask in (("all", selected), ("text", text_mask)):
         chars = float(lengths[scored[mask]].mean())
         if tok.kind == "char":
             chars = 1.0
