@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import ConfigError
-from ..models.capabilities import (Capability, Completes, Inpaints, Interpolates, NextToken, ReplayBuffer, Samples,
-                                   Trajectories, accepted_options, supports, why_not)
+from ..models.capabilities import (Capability, Completes, FillsMask, Inpaints, Interpolates, NextToken, ReplayBuffer,
+                                   Samples, Trajectories, accepted_options, supports, why_not)
 from ..sampling import GRID_LIMIT, sample_in_chunks
 from .artifacts import Artifact, ImageGrid, Text
 
@@ -35,7 +35,7 @@ class Request:
     split: str = "test"                 # completion/inpainting: where the images come from
     start_row: int | None = None
     mask: str | None = None
-    prompts: list[str] = field(default_factory=list)   # next-words: the prompts to tabulate
+    prompts: list[str] = field(default_factory=list)   # next-words, fill-mask: the prompts to tabulate
     top: int = 10
     progress: Callable[[int, int], None] | None = None
 
@@ -243,8 +243,42 @@ class NextWordsTask(Task):
                     info={"tables": rows})
 
 
+# Prompts for the fill-mask tables when none is given (words of the fortunes corpora).
+MASK_PROMPTS = ['the [MASK] said , " what is it ? "', "you will be [MASK] by a tall dark stranger .",
+                "q: what do you call a man with no [MASK] ?", "there was a young [MASK] who said ,"]
+
+
+class FillMaskTask(Task):
+    """BERT's cloze test (Devlin et al. 2019; Foster 1st ed. §9): for each ``[MASK]`` of each prompt, the
+    ``top`` likeliest tokens with their probabilities. A prompt the model cannot read (a word outside the
+    vocabulary, no ``[MASK]``) is reported in the table, as the next-word tables do; when no prompt can be read
+    the reason is the error."""
+
+    kind, needs, method, what, flag, one_picture = "fill-mask", FillsMask, "fill_mask", "fill-mask tables", \
+        "--fill-mask", False
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        model = ctx.model
+        tables, rows, errors = [], [], []
+        for prompt in req.prompts or MASK_PROMPTS:
+            try:
+                fills = model.fill_mask(prompt, req.top)
+            except ConfigError as e:
+                tables.append(f'"{prompt}" → cannot be read: {e}')
+                rows.append({"prompt": prompt, "error": str(e)})
+                errors.append(e)
+                continue
+            lines = [f'"{prompt}"'] + [
+                f"  [MASK] {i + 1} → " + ", ".join(f"{w} {100 * p:.1f}%" for w, p in top) for i, top in enumerate(fills)]
+            tables.append("\n".join(lines))
+            rows.append({"prompt": prompt, "masks": [[[w, round(p, 4)] for w, p in top] for top in fills]})
+        if len(errors) == len(rows):
+            raise errors[0]
+        return Text(tables, title=f"{ctx.recipe}: the {req.top} likeliest tokens at each [MASK]", info={"tables": rows})
+
+
 TASKS: dict[str, Task] = {t.kind: t for t in (SampleTask(), CompleteTask(), TrajectoryTask(), InterpolateTask(),
-                                               BufferTask(), NextWordsTask())}
+                                               BufferTask(), NextWordsTask(), FillMaskTask())}
 
 
 def available_tasks(model: Any) -> list[str]:
