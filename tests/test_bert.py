@@ -13,6 +13,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from conftest import assert_resumes_exactly
 from genzoo.cli import cli
 from genzoo.config import ConfigError
 from genzoo.data.masking import MASK_TOKEN, MaskingRule, mask_tokens, step_generator
@@ -135,13 +136,8 @@ def test_training_puts_mask_in_the_run_vocabulary(bert_run):
 
 
 def test_resume_continues_exactly(bert_run, tmp_path):
-    runner = CliRunner()
-    part = tmp_path / "part"
-    assert runner.invoke(cli, ["train", "bert-fortunes", "--max-steps", "6", "--out", str(part), *SMALL]).exit_code == 0
-    r = runner.invoke(cli, ["resume", str(part), "--max-steps", "12", "--no-progress"], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    a, b = RunContext(part).model, RunContext(bert_run).model
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert_resumes_exactly("bert-fortunes", SMALL, bert_run, tmp_path, 12)
+
 
 
 # -- fill-mask ------------------------------------------------------------------------------------------
