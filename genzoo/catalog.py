@@ -19,6 +19,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "Energy-based model with contrastive divergence, Langevin sampling and a replay buffer."),
     "gan": ("genzoo.models.gan",
         "A generator G(z[, c]) and a discriminator D(x[, c]) trained with binary cross-entropy."),
+    "gpt": ("genzoo.models.gpt",
+        "Decoder-only Transformer language model over character, word or BPE tokens."),
     "lstm": ("genzoo.models.text",
         "Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."),
     "pixelcnn": ("genzoo.models.autoregressive",

@@ -260,6 +260,10 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
               help="Text models: the seed text (the book's seed_text); with --next-words or --fill-mask, repeat it "
                    "for several prompts (default: Fig. 6.10's; for --fill-mask, four fortune-like prompts).")
 @click.option("--top-k", type=int, help="Text models: draw each token from the k likeliest only.")
+@click.option("--top-p", type=float, help="GPT: draw each token from the nucleus, the likeliest tokens whose "
+                                          "probabilities sum to p (Holtzman et al. 2020).")
+@click.option("--no-kv-cache", is_flag=True, help="GPT: a full forward pass over the context per token instead of "
+                                                  "the key/value cache (the same tokens, slower; for measuring).")
 @click.option("--max-tokens", type=int, help="Text models: stop a text after this many tokens (default the model's).")
 @click.option("--next-words", is_flag=True, help="Text models: the 10 likeliest next words after each --prompt "
                                                  "(Foster Fig. 6.10).")
@@ -271,7 +275,8 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool, prompts: tuple[str, ...],
-           top_k: int | None, max_tokens: int | None, next_words: bool, interactive: bool, fill_mask: bool) -> None:
+           top_k: int | None, top_p: float | None, no_kv_cache: bool, max_tokens: int | None, next_words: bool,
+           interactive: bool, fill_mask: bool) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
     from .config import ConfigError
     from .paths import output_file
@@ -299,7 +304,8 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
 
     _command_threads()
     options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
-               "resample": resample, "top_k": top_k, "max_tokens": max_tokens,
+               "resample": resample, "top_k": top_k, "top_p": top_p, "kv_cache": False if no_kv_cache else None,
+               "max_tokens": max_tokens,
                "prompt": prompts[0] if prompts and not tables else None}
     ctx = RunContext(run_dir, use_ema=not no_ema)
     if interactive:

@@ -19,7 +19,7 @@ from torch import Tensor
 from ..config import ConfigError, DataConfig
 from .registry import DataRequest, register_dataset
 from .text import CORPORA, STOP_TOKEN, join_stories, read_stories, split_stories
-from .tokenizers import CharTokenizer, WordTokenizer, tokenizer_from_dict
+from .tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, tokenizer_from_dict
 from .types import DataError, DataSpec
 
 
@@ -70,7 +70,9 @@ def make_tokenizer(cfg: DataConfig, special_tokens: tuple[str, ...] = ()):
     if t.tokenizer in kinds:
         return kinds[t.tokenizer](lower=t.lower, num_words=t.num_words, min_count=t.min_count,
                                   special_tokens=special_tokens)
-    raise ConfigError(f"data.text.tokenizer must be word or char, got {t.tokenizer!r}")
+    if t.tokenizer == "bpe":
+        return BPETokenizer(lower=t.lower, vocab_size=t.bpe_vocab_size, special_tokens=special_tokens)
+    raise ConfigError(f"data.text.tokenizer must be word, char or bpe, got {t.tokenizer!r}")
 
 
 def load_tokens(cfg: DataConfig, split: str | None = None, spec: DataSpec | None = None,

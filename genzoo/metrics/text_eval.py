@@ -53,7 +53,7 @@ def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict
     stop = tok.word_index.get(STOP_TOKEN)
     prev = ids[w - 1:w - 1 + len(logp)]
     text_mask = ~((scored == stop) & (prev == stop))    # not the 2nd..20th token of a story marker
-    lengths = torch.tensor([0] + [len(t) + 1 for t in tok.tokens], dtype=torch.float64)
+    lengths = torch.tensor(tok.token_chars(), dtype=torch.float64)
     out: dict[str, Any] = {"positions": int(len(logp)), "text_positions": int(text_mask.sum()),
                            "window": w, "tokenizer": tok.kind, "vocab_size": tok.vocab_size}
     unk = tok.unknown_id
@@ -63,8 +63,6 @@ def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict
     stream, train_ids = ids[w - 1:w + len(logp)].numpy(), train.tokens.numpy()
     for view, mask in (("all", torch.ones_like(text_mask)), ("text", text_mask)):
         chars = float(lengths[scored[mask]].mean())
-        if tok.kind == "char":
-            chars = 1.0
         model_nats = float(-logp[mask].mean())
         base = unigram_bigram_baselines(train_ids, stream, tok.vocab_size, chars_per_token=chars,
                                         mask=mask.numpy())

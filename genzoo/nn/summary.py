@@ -20,15 +20,9 @@ class LayerRow:
     non_trainable: int
 
 
-def _counts(module: nn.Module, seen: set[int] | None = None) -> tuple[int, int]:
-    """The module's own parameter counts; a parameter already in ``seen`` (a tied weight, counted where it was
-    first met) counts 0, as in Keras' shared layers."""
-    own = list(module.parameters(recurse=False))
-    if seen is not None:
-        own = [p for p in own if id(p) not in seen]
-        seen.update(id(p) for p in own)
-    trainable = sum(p.numel() for p in own if p.requires_grad)
-    frozen = sum(p.numel() for p in own if not p.requires_grad)
+def _counts(module: nn.Module) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+    frozen = sum(p.numel() for p in module.parameters(recurse=False) if not p.requires_grad)
     stats = sum(b.numel() for n, b in module.named_buffers(recurse=False)
                 if n in ("running_mean", "running_var"))
     return trainable, frozen + stats
@@ -37,9 +31,8 @@ def _counts(module: nn.Module, seen: set[int] | None = None) -> tuple[int, int]:
 def count_params(module: nn.Module) -> tuple[int, int]:
     """``(trainable, non_trainable)`` with Keras semantics (BN moving statistics are non-trainable)."""
     t = n = 0
-    seen: set[int] = set()
     for m in module.modules():
-        a, b = _counts(m, seen)
+        a, b = _counts(m)
         t, n = t + a, n + b
     return t, n
 
@@ -49,11 +42,10 @@ def layer_rows(module: nn.Module, example: tuple | None = None) -> list[LayerRow
     example input is given (run once under ``no_grad``)."""
     rows: dict[nn.Module, LayerRow] = {}
     order: list[nn.Module] = []
-    seen: set[int] = set()
     for name, m in module.named_modules():
         if m is module and list(m.children()):
             continue
-        a, b = _counts(m, seen)
+        a, b = _counts(m)
         if list(m.children()) and a + b == 0:
             continue
         rows[m] = LayerRow(name or type(m).__name__, type(m).__name__, None, a, b)

@@ -197,8 +197,9 @@ class Embeddings(nn.Module):
 class Transformer(nn.Module):
     """Token ids ``[B, T]`` → logits ``[B, T, V]``: embeddings, ``layers`` pre-LN blocks, LayerNorm, output layer.
 
-    ``causal`` selects a decoder (GPT) or an encoder (BERT); ``tie_weights`` shares the output layer's weight
-    with the token embedding (the output layer then has no bias, as GPT-2).
+    ``causal`` selects a decoder (GPT) or an encoder (BERT); ``tie_weights`` makes the output layer the token
+    embedding's transpose (``head`` is then None: one tensor in the state dict). The output layer has no bias,
+    as GPT-2's.
     """
 
     def __init__(self, vocab_size: int, context: int, d_model: int = 128, heads: int = 4, layers: int = 4, *,
@@ -209,10 +210,8 @@ class Transformer(nn.Module):
         self.embed = Embeddings(vocab_size, d_model, context, positions, dropout)
         self.blocks = nn.ModuleList(Block(d_model, heads, dropout, causal, mlp_ratio, bias) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size, bias=not tie_weights)
+        self.head = None if tie_weights else nn.Linear(d_model, vocab_size, bias=False)
         self.reset_parameters()
-        if tie_weights:
-            self.head.weight = self.embed.token.weight
 
     def reset_parameters(self) -> None:
         """GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual projections ×1/√(2·layers)."""
@@ -225,6 +224,10 @@ class Transformer(nn.Module):
         for blk in self.blocks:
             nn.init.normal_(blk.attn.proj.weight, 0.0, scale)
             nn.init.normal_(blk.mlp[2].weight, 0.0, scale)
+
+    def output(self, h: Tensor) -> Tensor:
+        """Logits of hidden states ``h`` ``[..., d_model]``: the output layer, or the tied token embedding."""
+        return F.linear(h, self.embed.token.weight) if self.head is None else self.head(h)
 
     def new_cache(self, batch: int) -> KVCache:
         """An empty key/value cache for ``batch`` sequences, on this model's device and dtype."""
@@ -257,7 +260,7 @@ class Transformer(nn.Module):
         weights with ``return_weights``."""
         out = self.features(ids, cache=cache, pad_mask=pad_mask, return_weights=return_weights)
         h, weights = out if return_weights else (out, None)
-        logits = self.head(h[:, -1] if last_only else h)
+        logits = self.output(h[:, -1] if last_only else h)
         return (logits, weights) if return_weights else logits
 
     def matmul_flops_per_token(self, context: int | None = None) -> int:
@@ -266,6 +269,7 @@ class Transformer(nn.Module):
         QKᵀ and weights·V, 2·2·T·d per layer at length T, averaged over causal positions when causal. Training
         costs three times this (forward, and backward for inputs and weights)."""
         t = self.context if context is None else context
-        linear = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
+        linear = sum(m.weight.numel() for m in self.blocks.modules() if isinstance(m, nn.Linear))
+        linear += self.embed.token.weight.numel()          # the output layer, tied or not
         attended = (t + 1) / 2 if self.causal else t        # mean keys per query
         return int(2 * linear + len(self.blocks) * 4 * attended * self.d_model)

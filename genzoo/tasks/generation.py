@@ -219,28 +219,47 @@ BOOK_PROMPTS = ["the fox and the stag . there was a", "the dog and the hare . a 
                 "the farmer and his sheep . a farmer was", "the lion said ,", "the lion said , and"]
 
 
-class NextWordsTask(Task):
-    """Foster Fig. 6.10: the ``top`` likeliest next tokens and their probabilities after each prompt. A prompt
-    with words outside the vocabulary is reported in the table, not fatal (another corpus lacks some of the
-    book's words)."""
+class PromptTablesTask(Task):
+    """One table per prompt (:meth:`table`). A prompt the model cannot read (a word outside its vocabulary) is
+    reported in its table, not fatal -- another corpus lacks some of the default prompts' words; when every
+    prompt the caller gave is unreadable, the first reason is the error."""
 
-    kind, needs, method, what, flag = "next-words", NextToken, "top_next", "next-word tables", "--next-words"
+    one_picture = False
+    default_prompts: ClassVar[list[str]]
+    title: ClassVar[str]             # formatted with top=
+
+    def table(self, model: Any, prompt: str, top: int) -> tuple[str, dict[str, Any]]:
+        """The table of one prompt as text, and as JSON fields."""
+        raise NotImplementedError
 
     def run(self, ctx: Any, req: Request) -> Artifact:
-        model = ctx.model
-        tables, rows = [], []
-        for prompt in req.prompts or BOOK_PROMPTS:
+        tables, rows, errors = [], [], []
+        for prompt in req.prompts or self.default_prompts:
             try:
-                top = model.top_next(prompt, req.top)
+                text, row = self.table(ctx.model, prompt, req.top)
             except ConfigError as e:
-                tables.append(f'"{prompt}" → cannot be read: {e}')
-                rows.append({"prompt": prompt, "error": str(e)})
-                continue
-            shown = ", ".join(f"{w or '(end)'} {100 * p:.1f}%" for w, p in top)
-            tables.append(f'"{prompt}" → {shown}')
-            rows.append({"prompt": prompt, "next": [[w, round(p, 4)] for w, p in top]})
-        return Text(tables, title=f"{ctx.recipe}: the {req.top} likeliest next tokens (Foster Fig. 6.10)",
-                    info={"tables": rows})
+                text, row = f'"{prompt}" → cannot be read: {e}', {"error": str(e)}
+                errors.append(e)
+            tables.append(text)
+            rows.append({"prompt": prompt, **row})
+        if req.prompts and len(errors) == len(rows):
+            raise errors[0]
+        return Text(tables, title=f"{ctx.recipe}: {self.title.format(top=req.top)}", info={"tables": rows})
+
+
+def _shown(top: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{w or '(end)'} {100 * p:.1f}%" for w, p in top)
+
+
+class NextWordsTask(PromptTablesTask):
+    """Foster Fig. 6.10: the ``top`` likeliest next tokens and their probabilities after each prompt."""
+
+    kind, needs, method, what, flag = "next-words", NextToken, "top_next", "next-word tables", "--next-words"
+    default_prompts, title = BOOK_PROMPTS, "the {top} likeliest next tokens (Foster Fig. 6.10)"
+
+    def table(self, model: Any, prompt: str, top: int) -> tuple[str, dict[str, Any]]:
+        best = model.top_next(prompt, top)
+        return f'"{prompt}" → {_shown(best)}', {"next": [[w, round(p, 4)] for w, p in best]}
 
 
 # Prompts for the fill-mask tables when none is given (words of the fortunes corpora).
@@ -248,33 +267,17 @@ MASK_PROMPTS = ['the [MASK] said , " what is it ? "', "you will be [MASK] by a t
                 "q: what do you call a man with no [MASK] ?", "there was a young [MASK] who said ,"]
 
 
-class FillMaskTask(Task):
+class FillMaskTask(PromptTablesTask):
     """BERT's cloze test (Devlin et al. 2019; Foster 1st ed. §9): for each ``[MASK]`` of each prompt, the
-    ``top`` likeliest tokens with their probabilities. A prompt the model cannot read (a word outside the
-    vocabulary, no ``[MASK]``) is reported in the table, as the next-word tables do; when no prompt can be read
-    the reason is the error."""
+    ``top`` likeliest tokens with their probabilities."""
 
-    kind, needs, method, what, flag, one_picture = "fill-mask", FillsMask, "fill_mask", "fill-mask tables", \
-        "--fill-mask", False
+    kind, needs, method, what, flag = "fill-mask", FillsMask, "fill_mask", "fill-mask tables", "--fill-mask"
+    default_prompts, title = MASK_PROMPTS, "the {top} likeliest tokens at each [MASK]"
 
-    def run(self, ctx: Any, req: Request) -> Artifact:
-        model = ctx.model
-        tables, rows, errors = [], [], []
-        for prompt in req.prompts or MASK_PROMPTS:
-            try:
-                fills = model.fill_mask(prompt, req.top)
-            except ConfigError as e:
-                tables.append(f'"{prompt}" → cannot be read: {e}')
-                rows.append({"prompt": prompt, "error": str(e)})
-                errors.append(e)
-                continue
-            lines = [f'"{prompt}"'] + [
-                f"  [MASK] {i + 1} → " + ", ".join(f"{w} {100 * p:.1f}%" for w, p in top) for i, top in enumerate(fills)]
-            tables.append("\n".join(lines))
-            rows.append({"prompt": prompt, "masks": [[[w, round(p, 4)] for w, p in top] for top in fills]})
-        if len(errors) == len(rows):
-            raise errors[0]
-        return Text(tables, title=f"{ctx.recipe}: the {req.top} likeliest tokens at each [MASK]", info={"tables": rows})
+    def table(self, model: Any, prompt: str, top: int) -> tuple[str, dict[str, Any]]:
+        fills = model.fill_mask(prompt, top)
+        lines = [f'"{prompt}"'] + [f"  [MASK] {i + 1} → {_shown(best)}" for i, best in enumerate(fills)]
+        return "\n".join(lines), {"masks": [[[w, round(p, 4)] for w, p in best] for best in fills]}
 
 
 TASKS: dict[str, Task] = {t.kind: t for t in (SampleTask(), CompleteTask(), TrajectoryTask(), InterpolateTask(),

@@ -46,15 +46,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict on the CPU; a tensor sharing storage with an earlier one (a tied weight) is copied, since
-    safetensors stores each storage once and refuses shared ones (both keys load back into the one weight)."""
-    out, storages = {}, set()
-    for k, v in module.state_dict().items():
-        t = v.detach().to("cpu").contiguous()
-        ptr = t.untyped_storage().data_ptr()
-        out[k] = t.clone() if ptr in storages else t
-        storages.add(ptr)
-    return out
+    return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
 
 
 def write_text_atomic(path: Path, text: str) -> None:
