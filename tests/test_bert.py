@@ -17,7 +17,7 @@ from conftest import assert_resumes_exactly
 from genzoo.cli import cli
 from genzoo.config import ConfigError
 from genzoo.data.masking import MASK_TOKEN, MaskingRule, mask_tokens, step_generator
-from genzoo.data.tokenizers import WordTokenizer, tokenizer_from_dict
+from genzoo.data.tokenizers import BPETokenizer, WordTokenizer, tokenizer_from_dict
 from genzoo.models import build_model
 from genzoo.run_context import RunContext
 
@@ -89,6 +89,10 @@ def test_special_tokens_live_in_the_saved_vocabulary():
     assert mask == tok.vocab_size - 1 == again.vocab_size - 1 and again.index_word[mask] == MASK_TOKEN
     assert again.ordinary_ids == range(1, mask) and again.unknown_id == mask - 1
     assert again.encode("the [MASK] sat") == [1, again.unknown_id, 3]   # text never encodes to a special
+    bpe = BPETokenizer(vocab_size=40, special_tokens=[MASK_TOKEN]).fit("the cat sat on the mat , the cat")
+    bpe_again = tokenizer_from_dict(json.loads(json.dumps(bpe.to_dict())))
+    assert bpe_again.special_id(MASK_TOKEN) == bpe_again.vocab_size - 1 == bpe.special_id(MASK_TOKEN)
+    assert bpe_again.encode("the cat") == bpe.encode("the cat")
     plain = WordTokenizer().fit("the cat sat")
     assert "special_tokens" not in plain.to_dict()                        # other runs' vocabularies unchanged
     with pytest.raises(ConfigError, match="no special token"):
