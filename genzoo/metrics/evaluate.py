@@ -288,8 +288,8 @@ def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
     if name == "masked":
         return (f"masked-token accuracy and cross-entropy on {len(ctx.data.tokens):,} {ctx.split} tokens in windows "
-                f"of {ctx.model.config.window}, masked by the model's rule with seed {ctx.seed}, beside a unigram "
-                f"baseline on the same positions")
+                f"of {ctx.model.config.window}, each masked 10 times by the model's rule from seed {ctx.seed}, beside "
+                f"a unigram baseline on the same positions")
     if name == "perplexity":
         return (f"held-out cross-entropy of {len(ctx.data.tokens):,} {ctx.split} tokens, beside unigram and "
                 f"bigram baselines fitted on the training split")

@@ -12,9 +12,10 @@ Two views, because the book's story marker is 20 ``|`` tokens of which 19 are pr
 that are not the 2nd to 20th token of a marker.
 
 Masked language models (``genzoo eval`` metric ``masked``, :func:`held_out_masked`): the held-out stream is cut
-into consecutive windows of the model's length and masked once by the model's own rule (BERT's 15 % with
-80/10/10) from a generator seeded by ``seed`` -- the same masked positions for every run with the same
-tokeniser, window and rule, whatever it was trained with. Reported at the selected positions: accuracy of the
+into consecutive windows of the model's length, and the windows are masked ``repeats`` times (10: a small
+held-out split gives ten times the masked positions, each window under ten independent masks) by the model's
+own rule (BERT's 15 % with 80/10/10) from one generator seeded by ``seed`` -- the same masked positions for
+every run with the same tokeniser, window and rule, whatever it was trained with. Reported at the selected positions: accuracy of the
 most probable token, cross-entropy (nats and bits per token, and its exponential), by what became of the
 token (``[MASK]``, random, kept) and over all, beside a unigram baseline on the same positions (add-one counts
 of the training split's eligible tokens: its accuracy is that of always guessing the most frequent word).
@@ -75,7 +76,7 @@ KINDS = ("mask", "random", "kept")
 
 
 @torch.no_grad()
-def held_out_masked(model: Any, test, train, seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
+def held_out_masked(model: Any, test, train, seed: int = 0, repeats: int = 10, batch_size: int = 256) -> dict[str, Any]:
     """Masked-token accuracy and cross-entropy of the masked language model ``model`` on the
     :class:`~genzoo.data.tokens.TokenSet` ``test``, beside the unigram baseline fitted on ``train`` (module
     docstring)."""
@@ -85,8 +86,9 @@ def held_out_masked(model: Any, test, train, seed: int = 0, batch_size: int = 25
     n = len(ids) // w
     if n < 1:
         raise ValueError(f"the held-out split has {len(ids)} tokens, fewer than one window of {w}")
-    windows = ids[:n * w].view(n, w)
+    windows = ids[:n * w].view(n, w).repeat(repeats, 1)
     m = model.mask(windows, torch.Generator().manual_seed(seed))
+    n = len(windows)
     logps, hits = [], []
     for s in range(0, n, batch_size):
         inputs, selected = m.inputs[s:s + batch_size].to(model.device), m.selected[s:s + batch_size].to(model.device)
@@ -111,12 +113,14 @@ def held_out_masked(model: Any, test, train, seed: int = 0, batch_size: int = 25
             return {"positions": 0}
         nats, base = float(-logp[mask].mean()), float(-uni_logp[mask].mean())
         return {"positions": int(mask.sum()), "accuracy": float(hit[mask].double().mean()), "nats_per_token": nats,
+                "accuracy_stderr": float(hit[mask].double().std() / math.sqrt(int(mask.sum()))),
                 "bits_per_token": nats / math.log(2), "perplexity": math.exp(nats),
                 "unigram": {"accuracy": float((targets[mask] == uni_guess).double().mean()), "nats_per_token": base,
                             "bits_per_token": base / math.log(2), "perplexity": math.exp(base)}}
 
     tok = test.tokenizer
-    out: dict[str, Any] = {"windows": n, "window": w, "tokens": n * w, "mask_seed": seed,
+    out: dict[str, Any] = {"windows": n // repeats, "window": w, "tokens": n // repeats * w, "repeats": repeats,
+                           "mask_seed": seed,
                            "rule": {"rate": model.config.mask_rate, "mask": model.config.mask_token,
                                     "random": model.config.random_token},
                            "unigram_guess": tok.index_word.get(uni_guess, ""), "all": view(torch.ones_like(hit))}
