@@ -257,19 +257,26 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
 @click.option("--from-buffer", is_flag=True,
               help="Energy-based models: show -n chains from the training replay buffer instead of new chains.")
 @click.option("--prompt", "prompts", multiple=True,
-              help="Text models: the seed text (the book's seed_text); with --next-words, repeat it for several "
-                   "prompts (default: Fig. 6.10's).")
+              help="Text models: the seed text (the book's seed_text); with --next-words or --fill-mask, repeat it "
+                   "for several prompts (default: Fig. 6.10's; for --fill-mask, four fortune-like prompts).")
 @click.option("--top-k", type=int, help="Text models: draw each token from the k likeliest only.")
+@click.option("--top-p", type=float, help="GPT: draw each token from the nucleus, the likeliest tokens whose "
+                                          "probabilities sum to p (Holtzman et al. 2020).")
+@click.option("--no-kv-cache", is_flag=True, help="GPT: a full forward pass over the context per token instead of "
+                                                  "the key/value cache (the same tokens, slower; for measuring).")
 @click.option("--max-tokens", type=int, help="Text models: stop a text after this many tokens (default the model's).")
 @click.option("--next-words", is_flag=True, help="Text models: the 10 likeliest next words after each --prompt "
                                                  "(Foster Fig. 6.10).")
 @click.option("--interactive", is_flag=True, help="Text models: write with the model in the terminal; it shows its "
                                                   "top 10 next words, you pick one or type your own.")
+@click.option("--fill-mask", is_flag=True, help="Masked language models: the 10 likeliest tokens at each [MASK] of "
+                                                "each --prompt, with their probabilities.")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool, prompts: tuple[str, ...],
-           top_k: int | None, max_tokens: int | None, next_words: bool, interactive: bool) -> None:
+           top_k: int | None, top_p: float | None, no_kv_cache: bool, max_tokens: int | None, next_words: bool,
+           interactive: bool, fill_mask: bool) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
     from .config import ConfigError
     from .paths import output_file
@@ -278,14 +285,16 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
         raise ConfigError("-n must be >= 1")
     modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
                                    ("--interpolate", interpolate), ("--from-buffer", from_buffer),
-                                   ("--next-words", next_words), ("--interactive", interactive)) if on]
+                                   ("--next-words", next_words), ("--interactive", interactive),
+                                   ("--fill-mask", fill_mask)) if on]
     if len(modes) > 1:
         raise ConfigError(f"choose one of {', '.join(modes)}")
     kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
             "interpolate" if interpolate else "buffer" if from_buffer else "next-words" if next_words else
-            "interactive" if interactive else "sample")
-    if len(prompts) > 1 and not next_words:
-        raise ConfigError("give one --prompt to sample from (several prompts go with --next-words)")
+            "interactive" if interactive else "fill-mask" if fill_mask else "sample")
+    tables = next_words or fill_mask      # several prompts, each a table
+    if len(prompts) > 1 and not tables:
+        raise ConfigError("give one --prompt to sample from (several prompts go with --next-words or --fill-mask)")
     # refused now, not after the sampling; a file name of any writer's kind is a file, anything else a folder
     out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png", file_suffixes=(".png", ".txt", ".csv"))
     _check_run(run_dir)
@@ -295,8 +304,9 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
 
     _command_threads()
     options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
-               "resample": resample, "top_k": top_k, "max_tokens": max_tokens,
-               "prompt": prompts[0] if prompts and not next_words else None}
+               "resample": resample, "top_k": top_k, "top_p": top_p, "kv_cache": False if no_kv_cache else None,
+               "max_tokens": max_tokens,
+               "prompt": prompts[0] if prompts and not tables else None}
     ctx = RunContext(run_dir, use_ema=not no_ema)
     if interactive:
         from .tasks.generation import interactive_writer

@@ -26,13 +26,14 @@ class ConfigError(ValueError):
 class TextDataConfig:
     """How a text corpus becomes token windows (Foster 1st ed. ch. 6, Listings 6.1-6.2)."""
 
-    tokenizer: str = "word"           # word (Keras Tokenizer(filters='')) | char
+    tokenizer: str = "word"           # word (Keras Tokenizer(filters='')) | char | bpe (byte-pair encoding)
     window: int = 20                  # the book's seq_length: tokens read before each prediction
     stride: int = 1                   # windows start every `stride` tokens (the book's step=1)
     held_out: float = 0.1             # every 10th story is held out (the test split)
     lower: bool = True
     min_count: int = 1                # words seen fewer times in training become <unk>
     num_words: int | None = None      # keep the most frequent num_words - 1 words
+    bpe_vocab_size: int = 4000        # bpe: the vocabulary size to train (alphabet + merges)
     options: dict[str, Any] = field(default_factory=dict)   # per corpus, its reader's own: {fortunes: {files: [...]}}
 
 
@@ -64,6 +65,12 @@ class OptimConfig:
     weight_decay: float = 0.0
     rho: float = 0.9                  # RMSprop decay (Keras "rho", PyTorch "alpha")
     momentum: float = 0.0
+    # Per-step schedule (genzoo.training.gradient.scheduled_lr): linear warm-up from lr/warmup_steps to lr over
+    # warmup_steps, then constant or a cosine decay to min_lr at decay_steps (default: the run's target step).
+    schedule: str = "constant"        # constant | cosine
+    warmup_steps: int = 0
+    decay_steps: int | None = None
+    min_lr: float = 0.0
 
 
 @dataclass
@@ -290,13 +297,21 @@ def validate(cfg: RunConfig) -> None:
         (cfg.data.quantize is None or cfg.data.quantize >= 2, "data.quantize must be >= 2"),
         (cfg.data.text.window >= 1 and cfg.data.text.stride >= 1, "data.text.window and data.text.stride must be >= 1"),
         (0 < cfg.data.text.held_out < 1, "data.text.held_out must be in (0, 1)"),
-        (cfg.data.text.tokenizer in ("word", "char"), "data.text.tokenizer must be word or char"),
+        (cfg.data.text.tokenizer in ("word", "char", "bpe"), "data.text.tokenizer must be word, char or bpe"),
+        (cfg.data.text.bpe_vocab_size >= 2, "data.text.bpe_vocab_size must be >= 2"),
         (cfg.data.limit is None or cfg.data.limit >= 1,
          f"data.limit={cfg.data.limit} keeps no images: give a positive count, or null (--set data.limit=null) "
          f"for all of them"),
     ]
     for name, opt in cfg.optim.items():
         checks.append((opt.lr > 0, f"optim.{name}.lr must be > 0"))
+        checks.append((opt.schedule in ("constant", "cosine"),
+                       f"optim.{name}.schedule must be constant or cosine, got {opt.schedule!r}"))
+        checks.append((opt.warmup_steps >= 0, f"optim.{name}.warmup_steps must be >= 0"))
+        checks.append((0 <= opt.min_lr <= opt.lr, f"optim.{name}.min_lr must be in [0, lr={opt.lr}]"))
+        checks.append((opt.decay_steps is None or opt.decay_steps > opt.warmup_steps,
+                       f"optim.{name}.decay_steps must be greater than warmup_steps={opt.warmup_steps} "
+                       f"(the cosine decays after the warm-up), or null for the run's length"))
         checks.append((opt.name in ("adam", "adamw", "rmsprop", "nadam", "sgd"),
                        f"optim.{name}.name must be one of adam, adamw, rmsprop, nadam, sgd; got {opt.name!r}"))
     for ok, msg in checks:

@@ -15,7 +15,7 @@ from genzoo.config import ConfigError
 from genzoo.data import text as textdata
 from genzoo.data.text import (STORY_DELIMITER, aesop_text, clean_text, join_stories, play_stories, read_stories,
                               split_stories, split_text)
-from genzoo.data.tokenizers import CharTokenizer, WordTokenizer, tidy_words, tokenizer_from_dict
+from genzoo.data.tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, tidy_words, tokenizer_from_dict
 from genzoo.data.types import DataError
 from genzoo.metrics.text_baselines import (bigram_log_probs, chars_per_token, unigram_bigram_baselines,
                                            unigram_log_probs)
@@ -116,14 +116,34 @@ def test_decode_joins_like_generate_text_and_tidies_on_request():
         tok.decode([tok.vocab_size])
 
 
+def test_bpe_tokenizer_pieces_words_and_decodes_exactly():
+    text = aesop_text(AESOP)
+    tok = BPETokenizer(vocab_size=150).fit(text)
+    assert tok.vocab_size == 150 + 1 and tok.tokens[-1] == "<unk>"       # id 0 reserved, <unk> at the end
+    sentence = 'the fox said , " they are sour . " | | the crow'
+    ids = tok.encode(sentence)
+    assert tok.decode(ids) == sentence and tok.decode(ids, tidy=True) == 'the fox said, "they are sour."\n\nthe crow'
+    assert ids.count(tok.word_index["|"]) == 2                          # the story marker stays one token
+    rare = tok.encode("unsourest")
+    assert len(rare) > 1 and all(tok.tokens[i - 1].startswith("##") for i in rare[1:])
+    chars = tok.token_chars()
+    assert sum(chars[i] for i in ids) == len(sentence) + 1               # every character and each word's space
+    assert tok.encode("the ~ fox", unknown="skip") == tok.encode("the fox")
+    with pytest.raises(ConfigError, match="'~'"):
+        tok.encode("the ~fox", unknown="error")
+
+
 def test_tokenizers_round_trip_through_json():
     text = aesop_text(AESOP)
-    for tok in (WordTokenizer(min_count=2).fit(text), CharTokenizer().fit(text), WordTokenizer(unknown_token=None).fit(text)):
+    for tok in (WordTokenizer(min_count=2).fit(text), CharTokenizer().fit(text), WordTokenizer(unknown_token=None).fit(text),
+                BPETokenizer(vocab_size=300).fit(text)):
         back = tokenizer_from_dict(json.loads(json.dumps(tok.to_dict())))
         assert type(back) is type(tok) and back.word_index == tok.word_index and back.vocab_size == tok.vocab_size
         assert back.encode(text[:200]) == tok.encode(text[:200])
     with pytest.raises(ConfigError, match="kind"):
-        tokenizer_from_dict({"kind": "bpe"})
+        tokenizer_from_dict({"kind": "sentencepiece"})
+    with pytest.raises(ConfigError, match="malformed"):
+        tokenizer_from_dict(BPETokenizer(vocab_size=300).fit(text).to_dict() | {"model": "{not json"})
     bad = WordTokenizer().fit("a b").to_dict() | {"version": 99}
     with pytest.raises(ConfigError, match="version"):
         tokenizer_from_dict(bad)

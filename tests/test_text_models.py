@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import assert_resumes_exactly
 from genzoo.cli import cli
 from genzoo.config import ConfigError
 from genzoo.models import build_model
@@ -119,10 +120,4 @@ def test_temperature_analysis(text_run, tmp_path):
 
 
 def test_resume_continues_exactly(text_run, tmp_path):
-    runner = CliRunner()
-    part = tmp_path / "part"
-    assert runner.invoke(cli, ["train", "lstm-aesop", "--max-steps", "6", "--out", str(part), *SMALL]).exit_code == 0
-    r = runner.invoke(cli, ["resume", str(part), "--max-steps", "12", "--no-progress"], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    a, b = RunContext(part).model, RunContext(text_run).model
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert_resumes_exactly("lstm-aesop", SMALL, text_run, tmp_path, 12)

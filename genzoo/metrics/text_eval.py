@@ -11,9 +11,21 @@ fitted on the run's training split with the run's tokeniser.
 Two views, because the book's story marker is 20 ``|`` tokens of which 19 are predictable from the first
 (and they are a third to a half of a corpus of short texts): ``all`` positions, and ``text`` -- the positions
 that are not the 2nd to 20th token of a marker.
+
+Masked language models (``genzoo eval`` metric ``masked``, :func:`held_out_masked`): the held-out stream is cut
+into consecutive windows of the model's length, and the windows are masked ``repeats`` times (10: a small
+held-out split gives ten times the masked positions, each window under ten independent masks) by the model's
+own rule (BERT's 15 % with 80/10/10) from one generator seeded by ``seed`` -- the same masked positions for
+every run with the same tokeniser, window and rule, whatever it was trained with. Reported at the selected positions: accuracy of the
+most probable token, cross-entropy (nats and bits per token, and its exponential), by what became of the
+token (``[MASK]``, random, kept) and over all, beside a unigram baseline on the same positions (add-one counts
+of the training split's eligible tokens: its accuracy is that of always guessing the most frequent word).
+Pseudo-perplexity (Salazar et al. 2020) is not computed: it costs a forward pass per token, and is no more
+comparable with the left-to-right models' perplexity than this cross-entropy is.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -46,7 +58,7 @@ def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict
     tok = test.tokenizer
     stop = tok.word_index.get(STOP_TOKEN)
     text_mask = selected & ~((scored == stop) & (prev == stop))   # not the 2nd..20th token of a story marker
-    lengths = torch.tensor([0] + [len(t) + 1 for t in tok.tokens], dtype=torch.float64)
+    lengths = torch.tensor(tok.token_chars(), dtype=torch.float64)
     out: dict[str, Any] = {"positions": int(selected.sum()), "text_positions": int(text_mask.sum()),
                            "window": w, "tokenizer": tok.kind, "vocab_size": tok.vocab_size}
     unk = tok.unknown_id
@@ -56,11 +68,68 @@ def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict
     stream, train_ids = ids[lo - 1:hi].numpy(), train.tokens.numpy()
     for view, mask in (("all", selected), ("text", text_mask)):
         chars = float(lengths[scored[mask]].mean())
-        if tok.kind == "char":
-            chars = 1.0
         model_nats = float(-logp[mask].mean())
         base = unigram_bigram_baselines(train_ids, stream, tok.vocab_size, chars_per_token=chars,
                                         mask=mask.numpy())
         out[view] = {"model": scores(model_nats, chars), "chars_per_token": chars,
                      **{k: v for k, v in base.items() if k in ("unigram", "bigram_add_k", "bigram_kneser_ney")}}
+    return out
+
+
+KINDS = ("mask", "random", "kept")
+
+
+@torch.no_grad()
+def held_out_masked(model: Any, test, train, seed: int = 0, repeats: int = 10, batch_size: int = 256) -> dict[str, Any]:
+    """Masked-token accuracy and cross-entropy of the masked language model ``model`` on the
+    :class:`~genzoo.data.tokens.TokenSet` ``test``, beside the unigram baseline fitted on ``train`` (module
+    docstring)."""
+    model.eval()
+    w = model.config.window
+    ids = test.tokens
+    n = len(ids) // w
+    if n < 1:
+        raise ValueError(f"the held-out split has {len(ids)} tokens, fewer than one window of {w}")
+    windows = ids[:n * w].view(n, w).repeat(repeats, 1)
+    m = model.mask(windows, torch.Generator().manual_seed(seed))
+    n = len(windows)
+    logps, hits = [], []
+    for s in range(0, n, batch_size):
+        inputs, selected = m.inputs[s:s + batch_size].to(model.device), m.selected[s:s + batch_size].to(model.device)
+        logp = model.masked_logits(inputs, selected).float().log_softmax(-1).cpu()
+        target = windows[s:s + batch_size][selected.cpu()]
+        logps.append(logp.gather(1, target[:, None]).squeeze(1))
+        hits.append(logp.argmax(-1) == target)
+    logp, hit = torch.cat(logps).double(), torch.cat(hits)
+    targets, kind = windows[m.selected.cpu()], m.kind.cpu()[m.selected.cpu()].long()
+    # the unigram baseline over the tokens that can be targets: no padding, story markers or specials
+    train_ids = train.tokens
+    eligible = (train_ids != 0) & (train_ids != model.config.stop_id)
+    counts = torch.bincount(train_ids[eligible], minlength=model.config.vocab_size).double()
+    support = torch.zeros_like(counts, dtype=torch.bool)
+    support[1:model.config.mask_id] = True
+    support[model.config.stop_id] = False
+    uni = torch.where(support, (counts + 1) / (counts[support].sum() + support.sum()), torch.zeros_like(counts))
+    uni_logp, uni_guess = uni.log()[targets], int(uni.argmax())
+
+    def view(mask: torch.Tensor) -> dict[str, Any]:
+        if not mask.any():
+            return {"positions": 0}
+        nats, base = float(-logp[mask].mean()), float(-uni_logp[mask].mean())
+        return {"positions": int(mask.sum()), "accuracy": float(hit[mask].double().mean()), "nats_per_token": nats,
+                "accuracy_stderr": float(hit[mask].double().std() / math.sqrt(int(mask.sum()))),
+                "bits_per_token": nats / math.log(2), "perplexity": math.exp(nats),
+                "unigram": {"accuracy": float((targets[mask] == uni_guess).double().mean()), "nats_per_token": base,
+                            "bits_per_token": base / math.log(2), "perplexity": math.exp(base)}}
+
+    tok = test.tokenizer
+    out: dict[str, Any] = {"windows": n // repeats, "window": w, "tokens": n // repeats * w, "repeats": repeats,
+                           "mask_seed": seed,
+                           "rule": {"rate": model.config.mask_rate, "mask": model.config.mask_token,
+                                    "random": model.config.random_token},
+                           "unigram_guess": tok.index_word.get(uni_guess, ""), "all": view(torch.ones_like(hit))}
+    for i, name in enumerate(KINDS):
+        out[name] = view(kind == i)
+    if tok.unknown_id is not None:
+        out["unknown_rate"] = float((targets == tok.unknown_id).double().mean())
     return out

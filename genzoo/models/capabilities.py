@@ -136,6 +136,22 @@ class NextToken(Capability):
     label = "next-token prediction"
 
 
+class Attends(Capability):
+    """A Transformer: ``attention(prompt) -> (tokens, [heads, T, T] per layer)``, the attention weights among a
+    prompt's tokens, and ``position_table() -> [context, d]``, the position embeddings it adds to them."""
+
+    label = "attention maps"
+
+
+class FillsMask(Capability):
+    """A masked language model (Devlin et al. 2019): ``fill_mask(prompt, k)`` the ``k`` likeliest tokens, with
+    their probabilities, at each ``[MASK]`` of a text prompt; ``mask(ids, generator)`` BERT's masking of a batch
+    of token ids and ``masked_logits(inputs, selected)`` the logits ``[N, V]`` at its selected positions (held-out
+    masked-token accuracy and cross-entropy)."""
+
+    label = "fill-mask"
+
+
 class ReplayBuffer(Capability):
     """``buffer_samples(n, generator)``: stored chains of training (an EBM's replay buffer)."""
 
@@ -175,6 +191,6 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FromLatent", "Inpaints", "Interpolates", "NextToken",
+__all__ = ["Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Inpaints", "Interpolates", "NextToken",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]

@@ -31,16 +31,12 @@ from .capabilities import NextToken, Samples
 
 @dataclass
 class TokenModelConfig(ModelConfig):
-    """A model of token sequences; ``vocab_size`` and ``window`` come from the data (``configure``)."""
+    """What every model of token sequences has; ``vocab_size``, ``window`` and ``stop_id`` come from the data
+    (``configure``). Families add their architecture's fields (:class:`RecurrentConfig`, the GPT's)."""
 
     vocab_size: int = 0               # filled from the data's tokeniser (the book's total_words)
-    window: int = 20                  # tokens read before each prediction (the data's window)
-    embedding: int = 100              # Listing 6.3's embedding_size
-    units: list[int] = field(default_factory=lambda: [256])   # one LSTM(256); [256, 256] stacks (Listing 6.5)
-    cell: str = "lstm"                # lstm | gru
-    bidirectional: bool = False
+    window: int = 20                  # tokens read before each prediction (the data's window; a GPT's context)
     dropout: float = 0.2
-    loss_positions: str = "all"       # all (every position of the window) | last (the book's objective)
     temperature: float = 1.0          # default sampling temperature (Listing 6.4)
     max_tokens: int = 100             # default length of a generated text (the book's next_words)
     stop_id: int = 1                  # the story marker's id (from the tokeniser; '|' is id 1 for Aesop)
@@ -49,19 +45,35 @@ class TokenModelConfig(ModelConfig):
         if self.vocab_size < 2:
             raise ConfigError(f"model.vocab_size={self.vocab_size}: it comes from the data's tokeniser; train on a "
                               f"text corpus (e.g. --dataset fortunes)")
-        if self.cell not in CELLS:
-            raise ConfigError(f"model.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if not self.units or min(self.units) < 1 or self.embedding < 1 or self.window < 1:
-            raise ConfigError("model.units (a list), model.embedding and model.window must be >= 1")
+        if self.window < 1:
+            raise ConfigError("model.window must be >= 1")
         if not 0 <= self.dropout < 1:
             raise ConfigError("model.dropout must be in [0, 1)")
+        if self.temperature <= 0 or self.max_tokens < 1:
+            raise ConfigError("model.temperature must be > 0 and model.max_tokens >= 1")
+
+
+@dataclass
+class RecurrentConfig(TokenModelConfig):
+    """The recurrent language model's architecture (Listings 6.3 and 6.5)."""
+
+    embedding: int = 100              # Listing 6.3's embedding_size
+    units: list[int] = field(default_factory=lambda: [256])   # one LSTM(256); [256, 256] stacks (Listing 6.5)
+    cell: str = "lstm"                # lstm | gru
+    bidirectional: bool = False
+    loss_positions: str = "all"       # all (every position of the window) | last (the book's objective)
+
+    def check(self) -> None:
+        super().check()
+        if self.cell not in CELLS:
+            raise ConfigError(f"model.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if not self.units or min(self.units) < 1 or self.embedding < 1:
+            raise ConfigError("model.units (a list) and model.embedding must be >= 1")
         if self.loss_positions not in ("all", "last"):
             raise ConfigError(f"model.loss_positions must be all or last, got {self.loss_positions!r}")
         if self.bidirectional and self.loss_positions != "last":
             raise ConfigError("a bidirectional model sees the next tokens at every position but the last: set "
                               "model.loss_positions=last")
-        if self.temperature <= 0 or self.max_tokens < 1:
-            raise ConfigError("model.temperature must be > 0 and model.max_tokens >= 1")
 
 
 class TokenModel(GenerativeModel):
@@ -110,33 +122,50 @@ class TokenModel(GenerativeModel):
         return Text(texts, title=title, info={"tokens": [int((row > 0).sum()) for row in samples]})
 
 
-@register_model
-class RecurrentTextModel(TokenModel, Samples, NextToken):
-    """Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."""
+def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
+    """Keep the ``top_k`` likeliest tokens and then the nucleus: the fewest likeliest tokens whose probability
+    sums to at least ``top_p`` (Holtzman et al. 2020, "The curious case of neural text degeneration", §3.1);
+    every other logit becomes -inf. The likeliest token always stays."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(-1)
+        before = probs.cumsum(-1) - probs                   # the mass of the likelier tokens
+        drop = before >= top_p
+        drop[:, 0] = False
+        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    return logits
 
-    family = "lstm"
 
-    def __init__(self, config: TokenModelConfig):
-        super().__init__(config)
-        c = config
-        self.net = RecurrentLM(c.vocab_size, c.embedding, c.units, c.cell, c.bidirectional, c.dropout)
+class WindowDecoder:
+    """The state of one generation for a model that reads a fixed window: the tokens so far; each read appends
+    the new tokens and runs ``next_token_logits`` on the history (the model keeps its last ``window``)."""
 
-    # -- training --------------------------------------------------------------------------------
-    def loss(self, batch: Batch) -> dict[str, Tensor]:
-        ids = batch.x
-        inputs, targets = ids[:, :-1], ids[:, 1:]
-        if self.config.loss_positions == "last":
-            logits, targets = self.net(inputs, last_only=True), targets[:, -1]
-        else:
-            logits = self.net(inputs).flatten(0, 1)
-            targets = targets.reshape(-1)
-        nats = F.cross_entropy(logits, targets)
-        return {"loss": nats, "bits_per_token": nats / math.log(2)}
+    def __init__(self, model: "TokenLM"):
+        self.model = model
+        self.history: Tensor | None = None
 
-    # -- next-token prediction ------------------------------------------------------------------------
+    def read(self, ids: Tensor) -> Tensor:
+        """Append ``ids`` ``[B, T]``; the logits ``[B, V]`` of the token after them."""
+        self.history = ids if self.history is None else torch.cat([self.history, ids], 1)
+        self.history = self.history[:, -self.model.config.window:]
+        return self.model.next_token_logits(self.history)
+
+
+class TokenLM(TokenModel):
+    """The layer of left-to-right language models (the LSTM, GPT): the book's prompt encoding and generation
+    loop (Listing 6.4's ``generate_text``), next-token tables. A family declares ``Samples`` and ``NextToken``,
+    gives ``next_token_logits`` and writes its own ``sample`` whose keyword-only options are what it accepts,
+    calling :meth:`generate`; :meth:`decoder` says how it reads tokens (a window, a key/value cache)."""
+
     def next_token_logits(self, context: Tensor) -> Tensor:
-        """Logits ``[B, V]`` of the token after each context (its last ``window`` tokens, as the book)."""
-        return self.net(context[:, -self.config.window:], last_only=True)
+        raise NotImplementedError
+
+    def decoder(self, n: int, **options: Any) -> WindowDecoder:
+        """The reading state of a generation of ``n`` texts (default: the last ``window`` tokens each step)."""
+        return WindowDecoder(self)
 
     def encode_prompt(self, prompt: str | None) -> tuple[list[int], list[int]]:
         """The book's seed, as (story marker ids, prompt ids): the model reads the marker then the prompt (words
@@ -147,37 +176,37 @@ class RecurrentTextModel(TokenModel, Samples, NextToken):
         marker = tok.encode(STORY_DELIMITER + " ")
         return marker, (tok.encode(clean_story(prompt), unknown="error") if prompt else [])
 
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Tensor | None = None,
-               temperature: float | None = None, top_k: int | None = None, prompt: str | None = None,
-               max_tokens: int | None = None) -> Tensor:
+    def generate(self, n: int, *, generator: torch.Generator | None = None, temperature: float | None = None,
+                 top_k: int | None = None, top_p: float | None = None, prompt: str | None = None,
+                 max_tokens: int | None = None, **decoder_options: Any) -> Tensor:
         """``n`` texts as token ids ``[n, len(prompt) + max_tokens]``, 0 after a text's end: the prompt's tokens,
-        then draws at ``temperature`` (from the ``top_k`` likeliest, if given) until the story marker."""
+        then draws at ``temperature`` (from the ``top_k`` likeliest and the ``top_p`` nucleus, if given) until
+        the story marker. ``decoder_options`` go to :meth:`decoder`."""
         c = self.config
         t = c.temperature if temperature is None else temperature
         steps = c.max_tokens if max_tokens is None else max_tokens
         marker, given = self.encode_prompt(prompt)
         unknown = self.need_tokenizer().unknown_id
-        context = torch.tensor(marker + given, device=self.device).repeat(n, 1)
+        reader = self.decoder(n, **decoder_options)
+        logits = reader.read(torch.tensor(marker + given, device=self.device).repeat(n, 1))
         out = torch.zeros(n, len(given) + steps, dtype=torch.long)
         out[:, :len(given)] = torch.tensor(given, dtype=torch.long)
         alive = torch.ones(n, dtype=torch.bool)
         for i in range(steps):
-            logits = self.next_token_logits(context).float() / t
-            if top_k is not None and top_k < logits.shape[-1]:
-                kth = logits.topk(top_k, dim=-1).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
+            logits = logits.float() / t
             logits[:, 0] = float("-inf")                  # id 0 is padding, never a word (the book maps it to '')
             if unknown is not None:
                 logits[:, unknown] = float("-inf")        # never write <unk>: it stands for many words
             if i == 0 and not given:
                 logits[:, c.stop_id] = float("-inf")      # a new story starts with a word, not another marker
+            logits = filter_logits(logits, top_k, top_p)
             nxt = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).squeeze(1)
             alive &= nxt != c.stop_id
             if not alive.any():
                 break
             out[:, len(given) + i] = torch.where(alive, nxt, 0)
-            context = torch.cat([context[:, 1 - c.window:], nxt.to(self.device).unsqueeze(1)], dim=1)
+            if i + 1 < steps:
+                logits = reader.read(nxt.to(self.device).unsqueeze(1))
         return out
 
     @torch.no_grad()
@@ -195,11 +224,57 @@ class RecurrentTextModel(TokenModel, Samples, NextToken):
             raise ConfigError("--max-tokens must be >= 1")
         if options.get("top_k") is not None and options["top_k"] < 1:
             raise ConfigError("--top-k must be >= 1")
+        if options.get("top_p") is not None and not 0 < options["top_p"] <= 1:
+            raise ConfigError("--top-p must be in (0, 1]")
 
     @property
     def sample_item_shape(self) -> tuple[int, ...]:
         return (self.config.max_tokens + 64,)
 
+
+@register_model
+class RecurrentTextModel(TokenLM, Samples, NextToken):
+    """Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."""
+
+    family = "lstm"
+    config_class = RecurrentConfig
+
+    def __init__(self, config: RecurrentConfig):
+        super().__init__(config)
+        c = config
+        self.net = RecurrentLM(c.vocab_size, c.embedding, c.units, c.cell, c.bidirectional, c.dropout)
+
+    # -- training --------------------------------------------------------------------------------
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        ids = batch.x
+        inputs, targets = ids[:, :-1], ids[:, 1:]
+        if self.config.loss_positions == "last":
+            logits, targets = self.net(inputs, last_only=True), targets[:, -1]
+        else:
+            logits = self.net(inputs).flatten(0, 1)
+            targets = targets.reshape(-1)
+        return token_loss(logits, targets)
+
+    # -- next-token prediction ------------------------------------------------------------------------
+    def next_token_logits(self, context: Tensor) -> Tensor:
+        """Logits ``[B, V]`` of the token after each context (its last ``window`` tokens, as the book)."""
+        return self.net(context[:, -self.config.window:], last_only=True)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Tensor | None = None,
+               temperature: float | None = None, top_k: int | None = None, prompt: str | None = None,
+               max_tokens: int | None = None) -> Tensor:
+        """``n`` texts from the book's ``generate_text`` (:meth:`TokenLM.generate`), the last ``window`` tokens
+        as context."""
+        return self.generate(n, generator=generator, temperature=temperature, top_k=top_k, prompt=prompt,
+                             max_tokens=max_tokens)
+
     def summary_parts(self):
         return [(f"{self.family} ({self.config.cell}, units {self.config.units})", self.net,
                  (torch.zeros(1, self.config.window, dtype=torch.long),))]
+
+
+def token_loss(logits: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    """Cross-entropy of flat ``[N, V]`` logits against ``[N]`` targets, in nats and bits per token."""
+    nats = F.cross_entropy(logits, targets)
+    return {"loss": nats, "bits_per_token": nats / math.log(2)}

@@ -1,11 +1,12 @@
 """Gradient training on the shared loop (:mod:`genzoo.training.loop`): optimizers per parameter group, the
-learning-rate decay, gradient clipping and averaging across processes, EMA weights, ``torch.compile``, and
+learning-rate schedules (per-epoch decay, per-step warm-up and cosine), gradient clipping and averaging across processes, EMA weights, ``torch.compile``, and
 the two objectives of the books' models — one loss (autoencoders, VAEs, autoregressive, flow, diffusion,
 energy and text models) and a GAN's alternating losses.
 """
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,26 @@ def make_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.
     raise ConfigError(f"unknown optimizer {cfg.name!r}")
 
 
+def scheduled_lr(cfg: OptimConfig, step: int, horizon: int) -> float:
+    """The learning rate of optimizer step ``step`` (0-based): a linear warm-up to ``cfg.lr`` over
+    ``cfg.warmup_steps`` steps (Goyal et al. 2017), then ``cfg.lr`` (``constant``) or a cosine decay to
+    ``cfg.min_lr`` at step ``cfg.decay_steps`` (default ``horizon``, the run's target step) and ``min_lr``
+    after it (``cosine``; Loshchilov & Hutter 2017's SGDR without restarts, as GPT-2 and nanoGPT train)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    end = cfg.decay_steps if cfg.decay_steps is not None else horizon
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, end - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def flat_parameters(group: list) -> list[nn.Parameter]:
+    """The parameters of a :meth:`GenerativeModel.parameter_groups` entry: a list of parameters, or of
+    optimizer parameter-group dicts (``{"params": [...], "weight_decay": 0.0}``)."""
+    return [p for g in group for p in (g["params"] if isinstance(g, dict) else [g])]
+
+
 def model_for_sampling(model: GenerativeModel, ema: EMA | None) -> GenerativeModel:
     """The model with its EMA weights swapped in (a shallow copy; the trained model is untouched)."""
     if ema is None:
@@ -77,14 +98,15 @@ class GradientTrainer(TrainingLoop):
         if set(groups) != set(cfg.optim):
             raise ConfigError(f"config.optim has optimizers {sorted(cfg.optim)} but model family "
                               f"{model.family!r} needs {sorted(groups)}")
-        self.params = groups
+        self.params = {k: flat_parameters(g) for k, g in groups.items()}
         self.optimizers = {k: make_optimizer(cfg.optim[k], groups[k]) for k in groups}
-        self.base_lr = {k: cfg.optim[k].lr for k in groups}
+        self.horizon: int | None = None      # the step a cosine without decay_steps ends at (fixed at the first fit)
         self.ema = EMA(model.ema_module(), cfg.ema_decay) if cfg.ema_decay else None
 
     def _apply(self, name: str, loss: Tensor) -> None:
         """Backward, average across processes, clip, step one optimizer."""
         opt = self.optimizers[name]
+        self._set_lr(name)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = self.params[name]
@@ -97,20 +119,30 @@ class GradientTrainer(TrainingLoop):
         if self.ema is not None:
             self.ema.update(self.step if self.cfg.ema_warmup else None)
 
+    def _set_lr(self, name: str) -> None:
+        """This step's learning rate: the per-step schedule times ``lr_decay`` per completed epoch (Keras'
+        per-epoch ``ExponentialDecay`` of the books' recipes)."""
+        lr = scheduled_lr(self.cfg.optim[name], self.step, self.horizon or 1) * self.cfg.lr_decay ** self.epochs_done
+        for g in self.optimizers[name].param_groups:
+            g["lr"] = lr
+
+    def fit(self, epochs: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
+        if self.horizon is None:       # a resumed run keeps the horizon it started with (its checkpoint's)
+            self.horizon = self.target_step(epochs, max_steps)
+        return super().fit(epochs, max_steps, progress)
+
     # -- the loop's hooks ---------------------------------------------------------------------------
     def objective_state(self) -> dict[str, Any]:
-        return {"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+        return {"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}, "lr_horizon": self.horizon}
 
     def load_objective_state(self, state: dict[str, Any]) -> None:
         for k, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][k])
+        self.horizon = state.get("lr_horizon")
 
     def on_epoch_end(self) -> None:
-        """``lr_decay`` per completed epoch (Keras' per-epoch ``ExponentialDecay`` of the books' recipes)."""
-        factor = self.cfg.lr_decay ** self.epochs_done
-        for k, opt in self.optimizers.items():
-            for g in opt.param_groups:
-                g["lr"] = self.base_lr[k] * factor
+        for k in self.optimizers:
+            self._set_lr(k)
 
     def log_fields(self) -> dict[str, Any]:
         return {"lr": {k: o.param_groups[0]["lr"] for k, o in self.optimizers.items()}}
