@@ -11,6 +11,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "autoencoder": ("genzoo.models.autoencoder",
         "Deterministic autoencoder; `sample` decodes points drawn uniformly from the box spanned by the codes"
         ' seen in training (the book\'s "new exhibition", Fig. 3.3).'),
+    "bert": ("genzoo.models.bert",
+        "BERT-style masked language model: a bidirectional Transformer encoder over word or character tokens."),
     "diffusion": ("genzoo.models.diffusion",
         "A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."),
     "ebm": ("genzoo.models.ebm",

@@ -257,8 +257,8 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
 @click.option("--from-buffer", is_flag=True,
               help="Energy-based models: show -n chains from the training replay buffer instead of new chains.")
 @click.option("--prompt", "prompts", multiple=True,
-              help="Text models: the seed text (the book's seed_text); with --next-words, repeat it for several "
-                   "prompts (default: Fig. 6.10's).")
+              help="Text models: the seed text (the book's seed_text); with --next-words or --fill-mask, repeat it "
+                   "for several prompts (default: Fig. 6.10's; for --fill-mask, four fortune-like prompts).")
 @click.option("--top-k", type=int, help="Text models: draw each token from the k likeliest only.")
 @click.option("--top-p", type=float, help="GPT: draw each token from the nucleus, the likeliest tokens whose "
                                           "probabilities sum to p (Holtzman et al. 2020).")
@@ -269,12 +269,14 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
                                                  "(Foster Fig. 6.10).")
 @click.option("--interactive", is_flag=True, help="Text models: write with the model in the terminal; it shows its "
                                                   "top 10 next words, you pick one or type your own.")
+@click.option("--fill-mask", is_flag=True, help="Masked language models: the 10 likeliest tokens at each [MASK] of "
+                                                "each --prompt, with their probabilities.")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool, prompts: tuple[str, ...],
            top_k: int | None, top_p: float | None, no_kv_cache: bool, max_tokens: int | None, next_words: bool,
-           interactive: bool) -> None:
+           interactive: bool, fill_mask: bool) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
     from .config import ConfigError
     from .paths import output_file
@@ -283,14 +285,16 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
         raise ConfigError("-n must be >= 1")
     modes = [name for name, on in (("--complete/--mask", complete or mask is not None), ("--trajectory", trajectory),
                                    ("--interpolate", interpolate), ("--from-buffer", from_buffer),
-                                   ("--next-words", next_words), ("--interactive", interactive)) if on]
+                                   ("--next-words", next_words), ("--interactive", interactive),
+                                   ("--fill-mask", fill_mask)) if on]
     if len(modes) > 1:
         raise ConfigError(f"choose one of {', '.join(modes)}")
     kind = ("complete" if complete or mask is not None else "trajectory" if trajectory else
             "interpolate" if interpolate else "buffer" if from_buffer else "next-words" if next_words else
-            "interactive" if interactive else "sample")
-    if len(prompts) > 1 and not next_words:
-        raise ConfigError("give one --prompt to sample from (several prompts go with --next-words)")
+            "interactive" if interactive else "fill-mask" if fill_mask else "sample")
+    tables = next_words or fill_mask      # several prompts, each a table
+    if len(prompts) > 1 and not tables:
+        raise ConfigError("give one --prompt to sample from (several prompts go with --next-words or --fill-mask)")
     # refused now, not after the sampling; a file name of any writer's kind is a file, anything else a folder
     out = output_file(out, run_dir / "samples", f"{kind}-{seed}.png", file_suffixes=(".png", ".txt", ".csv"))
     _check_run(run_dir)
@@ -302,7 +306,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
                "resample": resample, "top_k": top_k, "top_p": top_p, "kv_cache": False if no_kv_cache else None,
                "max_tokens": max_tokens,
-               "prompt": prompts[0] if prompts and not next_words else None}
+               "prompt": prompts[0] if prompts and not tables else None}
     ctx = RunContext(run_dir, use_ema=not no_ema)
     if interactive:
         from .tasks.generation import interactive_writer
@@ -384,7 +388,7 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 @click.option("--features", type=click.Choice(["genzoo", "inception"]), default="genzoo", show_default=True,
               help="Feature network: genzoo's own classifier for the dataset, or Inception-v3 (needs weights).")
 @click.option("--feature-epochs", default=5, show_default=True, help="Epochs when the feature net is trained.")
-@click.option("--limit", type=int, help="Evaluate on the first N held-out images (text: positions) only.")
+@click.option("--limit", type=int, help="Evaluate on the first N held-out images (text: windows) only (quick checks).")
 @click.option("--seed", default=0, show_default=True)
 def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
              vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int) -> None:

@@ -16,7 +16,7 @@ import yaml
 from .training.checkpoint import latest_checkpoint
 
 HEADLINES = (("perplexity", ("all", "model", "perplexity")), ("fid", ("value",)), ("nll", ("bits_per_dim",)),
-             ("elbo", ("bits_per_dim",)), ("vlb", ("bits_per_dim",)))
+             ("elbo", ("bits_per_dim",)), ("vlb", ("bits_per_dim",)), ("masked", ("all", "accuracy")))
 
 
 @dataclass
@@ -75,7 +75,8 @@ def read_run(run_dir: Path) -> RunEntry:
     for name, keys in HEADLINES:
         value = _dig(metrics.get(name, {}), keys)
         if isinstance(value, (int, float)):
-            entry.metrics[name if keys[-1] in ("value", "perplexity") else f"{name} bits/dim"] = round(float(value), 4)
+            label = {"bits_per_dim": f"{name} bits/dim", "accuracy": f"{name} accuracy"}.get(keys[-1], name)
+            entry.metrics[label] = round(float(value), 4)
     return entry
 
 

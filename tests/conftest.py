@@ -34,6 +34,24 @@ def train_args(recipe: str, out: Path, steps: int, *extra: str) -> list[str]:
             "--no-progress", "--set", "log_every=5", "--set", "tensorboard=false", *extra]
 
 
+def assert_resumes_exactly(recipe: str, args: list[str], reference: Path, tmp_path: Path, steps: int) -> None:
+    """Train ``recipe`` for ``steps // 2`` steps, resume it to ``steps``: the weights equal those of the
+    uninterrupted run ``reference`` (trained with the same ``args`` for ``steps``)."""
+    from click.testing import CliRunner
+
+    from genzoo.cli import cli
+    from genzoo.run_context import RunContext
+
+    runner = CliRunner()
+    part = tmp_path / "part"
+    r = runner.invoke(cli, ["train", recipe, "--max-steps", str(steps // 2), "--out", str(part), *args])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["resume", str(part), "--max-steps", str(steps), "--no-progress"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    a, b = RunContext(part).model, RunContext(reference).model
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 class TrainedRuns:
     """Short training runs shared by every test of the session: each (recipe, steps, options) is trained once,
     on first use, on the mini fixture. Tests read them; a test that resumes, evaluates or otherwise writes into

@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import assert_resumes_exactly
 from genzoo.cli import cli
 from genzoo.config import ConfigError
 from genzoo.models import build_model
@@ -103,6 +104,11 @@ def test_perplexity_eval_beside_the_baselines(text_run, tmp_path):
     assert p["text"]["model"]["perplexity"] > p["all"]["model"]["perplexity"]   # the repeated markers are easy
     r = CliRunner().invoke(cli, ["eval", str(run), "--metrics", "fid"])
     assert r.exit_code == 2 and "measures image data" in r.output
+    r = CliRunner().invoke(cli, ["eval", str(run), "--limit", "40"])     # the first 40 held-out windows only
+    assert r.exit_code == 0, r.output
+    few = json.loads((run / "eval.json").read_text())["metrics"]["perplexity"]
+    assert few["positions"] == 40 < p["positions"] and few["text_positions"] <= 40
+    assert few["all"]["unigram"]["perplexity"] != p["all"]["unigram"]["perplexity"]   # baselines: the same 40
 
 
 def test_temperature_analysis(text_run, tmp_path):
@@ -114,10 +120,4 @@ def test_temperature_analysis(text_run, tmp_path):
 
 
 def test_resume_continues_exactly(text_run, tmp_path):
-    runner = CliRunner()
-    part = tmp_path / "part"
-    assert runner.invoke(cli, ["train", "lstm-aesop", "--max-steps", "6", "--out", str(part), *SMALL]).exit_code == 0
-    r = runner.invoke(cli, ["resume", str(part), "--max-steps", "12", "--no-progress"], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    a, b = RunContext(part).model, RunContext(text_run).model
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert_resumes_exactly("lstm-aesop", SMALL, text_run, tmp_path, 12)

@@ -91,12 +91,13 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
 def load_data(cfg: DataConfig, hints: dict | None = None, split: str | None = None, spec=None):
     """Read the dataset of ``cfg`` as its typed set: an :class:`ImageSet` (images or points) or a
     :class:`~genzoo.data.tokens.TokenSet`. ``hints`` come from the model family (``shape``: the image size to
-    bring images to); ``spec`` is a run's saved data spec (a text run's tokeniser)."""
+    bring images to; ``special_tokens``: tokens a text model's vocabulary must hold); ``spec`` is a run's saved
+    data spec (a text run's tokeniser)."""
     info = dataset_info(cfg.name)
     if info.modality == "tokens":
         from .tokens import load_tokens
 
-        return load_tokens(cfg, split, spec)
+        return load_tokens(cfg, split, spec, tuple((hints or {}).get("special_tokens", ())))
     shape = (hints or {}).get("shape")
     return load_images(cfg, tuple(shape) if shape is not None else None, split)
 

@@ -22,7 +22,12 @@ and shift them all. ``encode(text, unknown=...)`` then says what happens to a to
   ``generate_text`` on a seed with a new word).
 
 With ``unknown_token=None`` the index is exactly the book's (4,169 entries for Aesop); then ``"unk"`` is
-not available. ``to_dict()``/``from_dict()`` round-trip a fitted tokeniser through JSON, so a run keeps its
+not available.
+
+Special tokens. ``special_tokens=("[MASK]",)`` appends tokens that no text holds after the unknown token
+(a masked language model's ``[MASK]``, Devlin et al. 2019): they get ids of their own, are saved with the
+tokeniser, and are never counted by :meth:`fit` nor produced by :meth:`encode` of text (encode a prompt's
+pieces around them and insert :meth:`special_id` yourself). ``to_dict()``/``from_dict()`` round-trip a fitted tokeniser through JSON, so a run keeps its
 vocabulary and sampling never needs the corpus.
 """
 from __future__ import annotations
@@ -47,7 +52,7 @@ class _Tokenizer:
     joiner: ClassVar[str] = ""
 
     def __init__(self, *, lower: bool = True, num_words: int | None = None, min_count: int = 1,
-                 unknown_token: str | None = UNKNOWN_TOKEN) -> None:
+                 unknown_token: str | None = UNKNOWN_TOKEN, special_tokens: Sequence[str] = ()) -> None:
         if num_words is not None and num_words < 2:
             raise ConfigError(f"num_words must be at least 2 (id 0 is reserved), got {num_words}")
         if min_count < 1:
@@ -56,8 +61,12 @@ class _Tokenizer:
         self.num_words = num_words
         self.min_count = min_count
         self.unknown_token = unknown_token
+        self.special_tokens = tuple(special_tokens)
+        if unknown_token is not None and unknown_token in self.special_tokens:
+            raise ConfigError(f"special token {unknown_token!r} is the unknown token; give it once")
         self.tokens: list[str] = []            # tokens[i] has id i + 1
         self.word_index: dict[str, int] = {}
+        self._text_index: dict[str, int] = {}      # word_index without the special tokens (what text encodes to)
         self.counts: dict[str, int] = {}       # training counts of the kept tokens (not saved)
 
     # -- splitting: the only difference between the kinds
@@ -74,8 +83,9 @@ class _Tokenizer:
             counts.update(self.split(t))      # Counter keeps first-occurrence order; sorted() is stable
         if not counts:
             raise ConfigError("cannot fit a tokeniser on empty text")
-        if self.unknown_token is not None:
-            counts.pop(self.unknown_token, None)   # its own occurrences map to the unknown id
+        for t in (self.unknown_token, *self.special_tokens):
+            if t is not None:
+                counts.pop(t, None)   # the unknown token's own occurrences map to its id; specials are no text
         ranked = [t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= self.min_count]
         if self.num_words is not None:
             ranked = ranked[:self.num_words - 1]
@@ -84,8 +94,12 @@ class _Tokenizer:
         return self
 
     def _set_tokens(self, ranked: Sequence[str]) -> None:
-        self.tokens = list(ranked) + ([self.unknown_token] if self.unknown_token is not None else [])
+        self.tokens = (list(ranked) + ([self.unknown_token] if self.unknown_token is not None else [])
+                       + list(self.special_tokens))
         self.word_index = {t: i + 1 for i, t in enumerate(self.tokens)}
+        specials = set(self.special_tokens)
+        self._text_index = ({t: i for t, i in self.word_index.items() if t not in specials} if specials
+                            else self.word_index)
         if len(self.word_index) != len(self.tokens):
             raise ConfigError(f"{self.kind} tokeniser: the vocabulary lists a token twice")
 
@@ -97,6 +111,19 @@ class _Tokenizer:
     @property
     def unknown_id(self) -> int | None:
         return self.word_index.get(self.unknown_token) if self.unknown_token is not None else None
+
+    def special_id(self, token: str) -> int:
+        """The id of the special token ``token`` (a ConfigError naming the fix when the vocabulary lacks it)."""
+        if token not in self.special_tokens:
+            raise ConfigError(f"the vocabulary has no special token {token!r} (it has "
+                              f"{', '.join(map(repr, self.special_tokens)) or 'none'}); a model that needs it "
+                              f"asks for it when its data is read")
+        return self.word_index[token]
+
+    @property
+    def ordinary_ids(self) -> range:
+        """The ids of tokens text can hold (the unknown token included, the reserved 0 and specials not)."""
+        return range(1, len(self.tokens) - len(self.special_tokens) + 1)
 
     @property
     def index_word(self) -> dict[int, str]:
@@ -112,7 +139,7 @@ class _Tokenizer:
         self._check_fitted()
         if unknown not in _UNKNOWN_POLICIES:
             raise ConfigError(f"unknown= must be one of {', '.join(_UNKNOWN_POLICIES)}, got {unknown!r}")
-        index = self.word_index
+        index = self._text_index
         pieces = self.split(text)
         if unknown == "skip":
             return [index[t] for t in pieces if t in index]
@@ -124,7 +151,7 @@ class _Tokenizer:
 
     def _raise_unknown(self, missing: list[str], unknown: str) -> None:
         seen = list(dict.fromkeys(missing))
-        vocab = [t for t in self.tokens if t != self.unknown_token]
+        vocab = [t for t in self._text_index if t != self.unknown_token]
         parts = []
         for t in seen[:10]:
             near = difflib.get_close_matches(t, vocab, n=3, cutoff=0.6) if self.kind == "word" else []
@@ -164,9 +191,12 @@ class _Tokenizer:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description of the fitted tokeniser (settings and the tokens in id order)."""
         self._check_fitted()
-        return {"kind": self.kind, "version": FORMAT_VERSION, "lower": self.lower, "num_words": self.num_words,
-                "min_count": self.min_count, "unknown_token": self.unknown_token,
-                "tokens": self.tokens[:-1] if self.unknown_token is not None else list(self.tokens)}
+        end = len(self.ordinary_ids) - (1 if self.unknown_token is not None else 0)
+        d = {"kind": self.kind, "version": FORMAT_VERSION, "lower": self.lower, "num_words": self.num_words,
+             "min_count": self.min_count, "unknown_token": self.unknown_token, "tokens": self.tokens[:end]}
+        if self.special_tokens:
+            d["special_tokens"] = list(self.special_tokens)
+        return d
 
     @classmethod
     def _check_format(cls, d: dict[str, Any]) -> None:
@@ -183,7 +213,7 @@ class _Tokenizer:
         cls._check_format(d)
         try:
             tok = cls(lower=bool(d["lower"]), num_words=d["num_words"], min_count=int(d["min_count"]),
-                      unknown_token=d["unknown_token"])
+                      unknown_token=d["unknown_token"], special_tokens=[str(t) for t in d.get("special_tokens", [])])
             tokens = [str(t) for t in d["tokens"]]
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"the saved {cls.kind} tokeniser is incomplete or malformed ({e!r})") from None
@@ -251,10 +281,11 @@ class BPETokenizer(_Tokenizer):
     joiner = " "
     PREFIX = "##"
 
-    def __init__(self, *, lower: bool = True, vocab_size: int = 4000, unknown_token: str = UNKNOWN_TOKEN) -> None:
+    def __init__(self, *, lower: bool = True, vocab_size: int = 4000, unknown_token: str = UNKNOWN_TOKEN,
+                 special_tokens: Sequence[str] = ()) -> None:
         if vocab_size < 2:
             raise ConfigError(f"data.text.bpe_vocab_size must be at least 2, got {vocab_size}")
-        super().__init__(lower=lower, unknown_token=unknown_token)
+        super().__init__(lower=lower, unknown_token=unknown_token, special_tokens=special_tokens)
         self.target_size = vocab_size
         self._hf = None
         self._to_ours: list[int] = []      # Hugging Face id → our id
@@ -330,15 +361,19 @@ class BPETokenizer(_Tokenizer):
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
-        return {"kind": self.kind, "version": FORMAT_VERSION, "lower": self.lower, "vocab_size": self.target_size,
-                "unknown_token": self.unknown_token, "model": self._hf.to_str()}
+        d = {"kind": self.kind, "version": FORMAT_VERSION, "lower": self.lower, "vocab_size": self.target_size,
+             "unknown_token": self.unknown_token, "model": self._hf.to_str()}
+        if self.special_tokens:
+            d["special_tokens"] = list(self.special_tokens)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BPETokenizer":
         cls._check_format(d)
         lib = cls._library()
         try:
-            tok = cls(lower=bool(d["lower"]), vocab_size=int(d["vocab_size"]), unknown_token=d["unknown_token"])
+            tok = cls(lower=bool(d["lower"]), vocab_size=int(d["vocab_size"]), unknown_token=d["unknown_token"],
+                      special_tokens=[str(t) for t in d.get("special_tokens", [])])
             hf = lib.Tokenizer.from_str(d["model"])
         except Exception as e:   # a missing key, a wrong type, or the Rust parser's error on a damaged model
             raise ConfigError(f"the saved bpe tokeniser is incomplete or malformed ({e!r})") from None

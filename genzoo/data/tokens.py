@@ -64,20 +64,22 @@ class TokenSet:
         return Batch(self.tokens[self.starts[index].unsqueeze(1) + offsets].to(device))
 
 
-def make_tokenizer(cfg: DataConfig):
+def make_tokenizer(cfg: DataConfig, special_tokens: tuple[str, ...] = ()):
     t = cfg.text
-    if t.tokenizer == "word":
-        return WordTokenizer(lower=t.lower, num_words=t.num_words, min_count=t.min_count)
-    if t.tokenizer == "char":
-        return CharTokenizer(lower=t.lower, num_words=t.num_words, min_count=t.min_count)
+    kinds = {"word": WordTokenizer, "char": CharTokenizer}
+    if t.tokenizer in kinds:
+        return kinds[t.tokenizer](lower=t.lower, num_words=t.num_words, min_count=t.min_count,
+                                  special_tokens=special_tokens)
     if t.tokenizer == "bpe":
-        return BPETokenizer(lower=t.lower, vocab_size=t.bpe_vocab_size)
+        return BPETokenizer(lower=t.lower, vocab_size=t.bpe_vocab_size, special_tokens=special_tokens)
     raise ConfigError(f"data.text.tokenizer must be word, char or bpe, got {t.tokenizer!r}")
 
 
-def load_tokens(cfg: DataConfig, split: str | None = None, spec: DataSpec | None = None) -> TokenSet:
+def load_tokens(cfg: DataConfig, split: str | None = None, spec: DataSpec | None = None,
+                special_tokens: tuple[str, ...] = ()) -> TokenSet:
     """The ``split`` (train | test) of the corpus ``cfg.name`` as a :class:`TokenSet`. With ``spec`` (a run's
-    saved data spec) its tokeniser is used; otherwise one is fitted on the training stories."""
+    saved data spec) its tokeniser is used; otherwise one is fitted on the training stories, with the
+    ``special_tokens`` a model family asks for (a masked language model's ``[MASK]``) at the end of its index."""
     t = cfg.text
     split = split or cfg.split
     if split not in ("train", "test"):
@@ -93,7 +95,7 @@ def load_tokens(cfg: DataConfig, split: str | None = None, spec: DataSpec | None
     if spec is not None and spec.vocab is not None:
         tokenizer = tokenizer_from_dict(spec.vocab)
     else:
-        tokenizer = make_tokenizer(cfg).fit(join_stories(train))
+        tokenizer = make_tokenizer(cfg, tuple(special_tokens)).fit(join_stories(train))
     chosen = train if split == "train" else test
     if cfg.limit is not None and split == cfg.split:
         chosen = chosen[:cfg.limit]
@@ -101,7 +103,9 @@ def load_tokens(cfg: DataConfig, split: str | None = None, spec: DataSpec | None
     if len(ids) <= t.window:
         raise DataError(f"{cfg.name} ({split}): {len(ids)} tokens, fewer than one window of {t.window} + 1; "
                         f"lower data.text.window or give more text")
-    starts = torch.arange(0, len(ids) - t.window, t.stride)
+    # the training windows step by data.text.stride; a held-out split has a window ending at every position
+    # (the evaluation protocol of genzoo.metrics.text_eval scores each position once)
+    starts = torch.arange(0, len(ids) - t.window, t.stride if split == "train" else 1)
     return TokenSet(ids, t.window, tokenizer, starts, source=f"{cfg.name} ({split})",
                     meta={"stories": len(chosen), "stories_total": len(stories), "held_out": t.held_out})
 

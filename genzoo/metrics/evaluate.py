@@ -33,11 +33,12 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
-from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, NextToken, Reconstructs, Samples,
-                                   VariationalBound, supports, why_not)
+from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, FillsMask, NextToken, Reconstructs,
+                                   Samples, VariationalBound, supports, why_not)
 from ..training.checkpoint import write_text_atomic
 
-ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity")
+ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity",
+               "masked")
 SAMPLE_METRICS = ("fid", "kid", "pr", "is")
 MEMORIZATION_SAMPLES = 500
 
@@ -50,7 +51,6 @@ class EvalContext:
         from ..run_context import RunContext
 
         self.run_dir, self.split, self.num_samples, self.seed = Path(run_dir), split, num_samples, seed
-        self.limit = limit
         self.features_kind, self.feature_epochs, self.log, self.progress = features, feature_epochs, log, progress
         self.run = RunContext(self.run_dir)
         self.cfg, self.model = self.run.cfg, self.run.model
@@ -132,9 +132,10 @@ class EvalContext:
 # The capability each metric needs (:mod:`genzoo.models.capabilities`).
 NEEDS: dict[str, type[Capability]] = {"elbo": EvidenceBound, "iwae": EvidenceBound, "nll": ExactLikelihood,
                                       "vlb": VariationalBound, "recon": Reconstructs, "perplexity": NextToken,
+                                      "masked": FillsMask,
                                       **{m: Samples for m in SAMPLE_METRICS + ("memorization",)}}
 # The data each metric measures (every other metric measures images).
-MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",)}
+MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",), "masked": ("tokens",)}
 
 
 def can_sample(model) -> bool:
@@ -274,14 +275,24 @@ def _recon(ctx: EvalContext, opts: dict) -> dict[str, Any]:
 def _perplexity(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     from .text_eval import held_out_perplexity
 
-    return held_out_perplexity(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), max_positions=ctx.limit)
+    return held_out_perplexity(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split))
+
+
+def _masked(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .text_eval import held_out_masked
+
+    return held_out_masked(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), seed=ctx.seed)
 
 
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
+    if name == "masked":
+        return (f"masked-token accuracy and cross-entropy on {len(ctx.data.tokens):,} {ctx.split} tokens in windows "
+                f"of {ctx.model.config.window}, each masked 10 times by the model's rule from seed {ctx.seed}, beside "
+                f"a unigram baseline on the same positions")
     if name == "perplexity":
-        return (f"held-out cross-entropy of {len(ctx.data.tokens):,} {ctx.split} tokens, beside unigram and "
-                f"bigram baselines fitted on the training split")
+        return (f"held-out cross-entropy at {len(ctx.data):,} positions of the {ctx.split} split, beside unigram "
+                f"and bigram baselines fitted on the training split")
     held = f"{len(ctx.data)} {ctx.split} images"
     sample = f"{ctx.num_samples} generated images against {held}"
     return {
@@ -303,7 +314,7 @@ def describe(ctx: EvalContext, name: str, opts: dict) -> str:
 
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
     "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
-    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity}
+    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity, "masked": _masked}
 
 
 def parse_metrics(text: str) -> list[str] | None:
@@ -371,6 +382,11 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
 
 
 def _headline(name: str, r: dict[str, Any]) -> str:
+    if name == "masked":
+        a = r["all"]
+        return (f"masked-token accuracy {a['accuracy']:.3f}, {a['nats_per_token']:.3f} nats/token at "
+                f"{a['positions']:,} masked positions; unigram {a['unigram']['accuracy']:.3f}, "
+                f"{a['unigram']['nats_per_token']:.3f}")
     if name == "perplexity":
         m, t = r["all"]["model"], r["text"]["model"]
         return (f"perplexity {m['perplexity']:.1f} ({t['perplexity']:.1f} without the repeated story markers), "

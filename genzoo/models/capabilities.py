@@ -143,6 +143,15 @@ class Attends(Capability):
     label = "attention maps"
 
 
+class FillsMask(Capability):
+    """A masked language model (Devlin et al. 2019): ``fill_mask(prompt, k)`` the ``k`` likeliest tokens, with
+    their probabilities, at each ``[MASK]`` of a text prompt; ``mask(ids, generator)`` BERT's masking of a batch
+    of token ids and ``masked_logits(inputs, selected)`` the logits ``[N, V]`` at its selected positions (held-out
+    masked-token accuracy and cross-entropy)."""
+
+    label = "fill-mask"
+
+
 class ReplayBuffer(Capability):
     """``buffer_samples(n, generator)``: stored chains of training (an EBM's replay buffer)."""
 
@@ -182,6 +191,6 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FromLatent", "Inpaints", "Interpolates", "NextToken",
+__all__ = ["Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Inpaints", "Interpolates", "NextToken",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import ConfigError
-from ..models.capabilities import (Capability, Completes, Inpaints, Interpolates, NextToken, ReplayBuffer, Samples,
-                                   Trajectories, accepted_options, supports, why_not)
+from ..models.capabilities import (Capability, Completes, FillsMask, Inpaints, Interpolates, NextToken, ReplayBuffer,
+                                   Samples, Trajectories, accepted_options, supports, why_not)
 from ..sampling import GRID_LIMIT, sample_in_chunks
 from .artifacts import Artifact, ImageGrid, Text
 
@@ -35,7 +35,7 @@ class Request:
     split: str = "test"                 # completion/inpainting: where the images come from
     start_row: int | None = None
     mask: str | None = None
-    prompts: list[str] = field(default_factory=list)   # next-words: the prompts to tabulate
+    prompts: list[str] = field(default_factory=list)   # next-words, fill-mask: the prompts to tabulate
     top: int = 10
     progress: Callable[[int, int], None] | None = None
 
@@ -228,32 +228,69 @@ BOOK_PROMPTS = ["the fox and the stag . there was a", "the dog and the hare . a 
                 "the farmer and his sheep . a farmer was", "the lion said ,", "the lion said , and"]
 
 
-class NextWordsTask(Task):
-    """Foster Fig. 6.10: the ``top`` likeliest next tokens and their probabilities after each prompt. A prompt
-    with words outside the vocabulary is reported in the table, not fatal (another corpus lacks some of the
-    book's words)."""
+class PromptTablesTask(Task):
+    """One table per prompt (:meth:`table`). A prompt the model cannot read (a word outside its vocabulary) is
+    reported in its table, not fatal -- another corpus lacks some of the default prompts' words; when every
+    prompt the caller gave is unreadable, the first reason is the error."""
 
-    kind, needs, method, what, flag = "next-words", NextToken, "top_next", "next-word tables", "--next-words"
+    one_picture = False
+    default_prompts: ClassVar[list[str]]
+    title: ClassVar[str]             # formatted with top=
+
+    def table(self, model: Any, prompt: str, top: int) -> tuple[str, dict[str, Any]]:
+        """The table of one prompt as text, and as JSON fields."""
+        raise NotImplementedError
 
     def run(self, ctx: Any, req: Request) -> Artifact:
-        model = ctx.model
-        tables, rows = [], []
-        for prompt in req.prompts or BOOK_PROMPTS:
+        tables, rows, errors = [], [], []
+        for prompt in req.prompts or self.default_prompts:
             try:
-                top = model.top_next(prompt, req.top)
+                text, row = self.table(ctx.model, prompt, req.top)
             except ConfigError as e:
-                tables.append(f'"{prompt}" → cannot be read: {e}')
-                rows.append({"prompt": prompt, "error": str(e)})
-                continue
-            shown = ", ".join(f"{w or '(end)'} {100 * p:.1f}%" for w, p in top)
-            tables.append(f'"{prompt}" → {shown}')
-            rows.append({"prompt": prompt, "next": [[w, round(p, 4)] for w, p in top]})
-        return Text(tables, title=f"{ctx.recipe}: the {req.top} likeliest next tokens (Foster Fig. 6.10)",
-                    info={"tables": rows})
+                text, row = f'"{prompt}" → cannot be read: {e}', {"error": str(e)}
+                errors.append(e)
+            tables.append(text)
+            rows.append({"prompt": prompt, **row})
+        if req.prompts and len(errors) == len(rows):
+            raise errors[0]
+        return Text(tables, title=f"{ctx.recipe}: {self.title.format(top=req.top)}", info={"tables": rows})
+
+
+def _shown(top: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{w or '(end)'} {100 * p:.1f}%" for w, p in top)
+
+
+class NextWordsTask(PromptTablesTask):
+    """Foster Fig. 6.10: the ``top`` likeliest next tokens and their probabilities after each prompt."""
+
+    kind, needs, method, what, flag = "next-words", NextToken, "top_next", "next-word tables", "--next-words"
+    default_prompts, title = BOOK_PROMPTS, "the {top} likeliest next tokens (Foster Fig. 6.10)"
+
+    def table(self, model: Any, prompt: str, top: int) -> tuple[str, dict[str, Any]]:
+        best = model.top_next(prompt, top)
+        return f'"{prompt}" → {_shown(best)}', {"next": [[w, round(p, 4)] for w, p in best]}
+
+
+# Prompts for the fill-mask tables when none is given (words of the fortunes corpora).
+MASK_PROMPTS = ['the [MASK] said , " what is it ? "', "you will be [MASK] by a tall dark stranger .",
+                "q: what do you call a man with no [MASK] ?", "there was a young [MASK] who said ,"]
+
+
+class FillMaskTask(PromptTablesTask):
+    """BERT's cloze test (Devlin et al. 2019; Foster 1st ed. §9): for each ``[MASK]`` of each prompt, the
+    ``top`` likeliest tokens with their probabilities."""
+
+    kind, needs, method, what, flag = "fill-mask", FillsMask, "fill_mask", "fill-mask tables", "--fill-mask"
+    default_prompts, title = MASK_PROMPTS, "the {top} likeliest tokens at each [MASK]"
+
+    def table(self, model: Any, prompt: str, top: int) -> tuple[str, dict[str, Any]]:
+        fills = model.fill_mask(prompt, top)
+        lines = [f'"{prompt}"'] + [f"  [MASK] {i + 1} → {_shown(best)}" for i, best in enumerate(fills)]
+        return "\n".join(lines), {"masks": [[[w, round(p, 4)] for w, p in best] for best in fills]}
 
 
 TASKS: dict[str, Task] = {t.kind: t for t in (SampleTask(), CompleteTask(), TrajectoryTask(), InterpolateTask(),
-                                               BufferTask(), NextWordsTask())}
+                                               BufferTask(), NextWordsTask(), FillMaskTask())}
 
 
 def available_tasks(model: Any) -> list[str]:
