@@ -347,7 +347,7 @@ def _chunk_progress(total: int):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
                                            "arithmetic", "histograms", "nearest", "curves", "flow", "temperatures",
-                                           "all"]))
+                                           "attention", "positions", "all"]))
 @click.option("--out", type=click.Path(path_type=Path),
               help="Output folder (default RUN_DIR/analysis): writes NAME.png and NAME.json per analysis.")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")
@@ -356,8 +356,10 @@ def _chunk_progress(total: int):
                    "(latent-scatter/histograms 5000), grid side (latent-grid 15), steps (interpolate 10).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--attribute", help="Attribute name (arithmetic) or class index for label-based vectors.")
+@click.option("--prompt", help="attention: the text whose attention maps to draw (default: the start of a held-out "
+                               "text, -n tokens).")
 def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | None, seed: int,
-            attribute: str | None) -> None:
+            attribute: str | None, prompt: str | None) -> None:
     """The book's ch. 3-4 analyses of a trained run, written as PNGs (and JSON numbers)."""
     from .paths import check_writable_output
 
@@ -366,7 +368,8 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
     from .analysis import run_analysis
 
     _command_threads()
-    result = run_analysis(run_dir, what, out_dir=out, split=split, n=num, seed=seed, attribute=attribute)
+    result = run_analysis(run_dir, what, out_dir=out, split=split, n=num, seed=seed, attribute=attribute,
+                          prompt=prompt)
     click.echo(json.dumps(result, indent=2, default=str))
 
 

@@ -50,6 +50,7 @@ def test_options_are_read_from_the_method_signatures():
     assert accepted_options(fams["pixelcnn"].sample) == ["sampler", "temperature"]
     assert accepted_options(fams["ebm"].sample) == ["steps"]
     assert accepted_options(fams["vae"].sample) == []
+    assert accepted_options(fams["gpt"].sample) == ["temperature", "top_k", "top_p", "prompt", "max_tokens", "kv_cache"]
 
 
 def test_the_sampling_path_names_no_family():

@@ -74,7 +74,7 @@ def test_sampling_prints_text_and_writes_txt(text_run, tmp_path):
     r = CliRunner().invoke(cli, ["sample", str(text_run), "--prompt", "what is the tortoize"])
     assert r.exit_code == 2 and "'tortoize'" in r.output and "vocabulary" in r.output
     r = CliRunner().invoke(cli, ["sample", str(text_run), "--steps", "3"])
-    assert r.exit_code == 2 and "takes --temperature, --top_k, --prompt, --max_tokens" in r.output
+    assert r.exit_code == 2 and "takes --temperature, --top-k, --prompt, --max-tokens" in r.output
 
 
 def test_next_word_tables_and_the_interactive_writer(text_run, tmp_path):

@@ -12,11 +12,13 @@ from .grid import make_grid, save_grid
 
 
 def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = None, split: str = "test",
-                 n: int | None = None, seed: int = 0, attribute: str | None = None) -> dict[str, Any]:
+                 n: int | None = None, seed: int = 0, attribute: str | None = None,
+                 prompt: str | None = None) -> dict[str, Any]:
     """Run one of the analyses (or ``all``) on a run folder; see :func:`genzoo.analysis.run.run_analysis`."""
     from .run import run_analysis as _run_analysis
 
-    return _run_analysis(run_dir, what, out_dir=out_dir, split=split, n=n, seed=seed, attribute=attribute)
+    return _run_analysis(run_dir, what, out_dir=out_dir, split=split, n=n, seed=seed, attribute=attribute,
+                         prompt=prompt)
 
 
 __all__ = ["make_grid", "run_analysis", "save_grid"]

@@ -199,3 +199,41 @@ def flow_figure(data: Tensor, latent: Tensor, z: Tensor, samples: Tensor, densit
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def attention_plot(tokens: list[str], weights: list[Tensor], path: str | Path, title: str) -> Path:
+    """One heatmap per layer (rows) and head (columns) of attention weights ``[heads, T, T]`` per layer: row t
+    is what position t attends to; the tokens label both axes (a space shown as ``␣``)."""
+    layers, heads = len(weights), weights[0].shape[0]
+    labels = [t.replace(" ", "␣") or "␣" for t in tokens]
+    t = len(tokens)
+    cell = max(2.2, 0.16 * t)
+    fig = Figure(figsize=(cell * heads + 1.0, cell * layers + 0.8))
+    font = max(4, min(9, int(220 / max(t, 1))))
+    for i, w in enumerate(weights):
+        for h in range(heads):
+            ax = fig.add_subplot(layers, heads, i * heads + h + 1)
+            ax.imshow(w[h].numpy(), cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks(range(t))
+            ax.set_yticks(range(t))
+            ax.set_xticklabels(labels, rotation=90, fontsize=font)
+            ax.set_yticklabels(labels, fontsize=font)
+            ax.set_title(f"layer {i + 1}, head {h + 1}", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return _save(fig, path)
+
+
+def position_plot(table: Tensor, path: str | Path, title: str) -> Path:
+    """The position embeddings ``[positions, d]`` as a heatmap, position down, dimension across (Foster 2nd ed.
+    ch. 9's figure of the sinusoidal encoding)."""
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot(1, 1, 1)
+    lim = float(table.abs().max()) or 1.0
+    im = ax.imshow(table.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+    ax.set_xlabel("embedding dimension")
+    ax.set_ylabel("position")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    return _save(fig, path)

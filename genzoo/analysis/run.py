@@ -25,15 +25,18 @@ from .grid import save_grid
 from .latent import (add_vector, attribute_vector, decode_codes, encode_dataset, gaussian_fit_stats, has_encoder,
                      has_generator, latent_grid, lerp, nearest_neighbours, normal_quantiles, pca_2d, sample_codes,
                      slerp)
-from .plots import as_pairs_rows, curves_plot, density_grid, flow_figure, grid_cell_area, histogram_plot, scatter_plot
+from .plots import (as_pairs_rows, attention_plot, curves_plot, density_grid, flow_figure, grid_cell_area,
+                    histogram_plot, position_plot, scatter_plot)
 
 ANALYSES = ("reconstructions", "latent-scatter", "latent-grid", "interpolate", "arithmetic", "histograms",
-            "nearest", "curves", "flow", "temperatures")
+            "nearest", "curves", "flow", "temperatures", "attention", "positions")
 DEFAULT_N = {"reconstructions": 10, "latent-scatter": 5000, "latent-grid": 15, "interpolate": 10,
-             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000, "temperatures": 3}
+             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000, "temperatures": 3,
+             "attention": 24, "positions": 0}
 # The data each analysis looks at (the others analyse images).
 MODALITIES: dict[str, tuple[str, ...]] = {"curves": ("image", "points", "tokens"), "flow": ("points",),
-                                          "temperatures": ("tokens",)}
+                                          "temperatures": ("tokens",), "attention": ("tokens",),
+                                          "positions": ("tokens",)}
 POINT_ANALYSES = tuple(a for a in ANALYSES if "points" in MODALITIES.get(a, ("image",)))
 TEMPERATURES = (0.2, 1.0)     # Foster Fig. 6.9
 ARITHMETIC_FACTORS = [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]  # Foster's notebook 03_06
@@ -51,10 +54,11 @@ class Context(RunContext):
     """What the analyses of one ``run_analysis`` call share: the opened run (:class:`RunContext`: config,
     model and data, each read when first needed), the output folder, the split and the seed."""
 
-    def __init__(self, run_dir: Path, out_dir: Path, split: str, seed: int, attribute: str | None):
+    def __init__(self, run_dir: Path, out_dir: Path, split: str, seed: int, attribute: str | None,
+                 prompt: str | None = None):
         super().__init__(run_dir)
         self.out_dir, self.split = Path(out_dir), split
-        self.seed, self.attribute = seed, attribute
+        self.seed, self.attribute, self.prompt = seed, attribute, prompt
 
     def data(self, split: str | None = None) -> ImageSet:
         """The run's dataset (``data`` section of its config) for ``split`` (default: the analysed one)."""
@@ -526,10 +530,67 @@ def temperatures(ctx: Context, n: int) -> dict[str, Any]:
     return ctx.write("temperatures", {"samples": rows, "files": [written["text"]]})
 
 
+def _need_attention(ctx: Context) -> None:
+    from ..models.capabilities import Attends, why_not
+
+    reason = why_not(ctx.model, Attends)
+    if reason:
+        raise NotApplicable(reason)
+
+
+def _held_out_prompt(ctx: Context, n: int) -> str:
+    """The first ``n`` tokens of the first held-out text (after its story marker; up to an unknown token), as
+    text."""
+    from ..data.text import STORY_DELIMITER
+
+    data = ctx.data("test")
+    tok = data.tokenizer
+    marker = tok.encode(STORY_DELIMITER + " ")
+    ids = data.tokens.tolist()
+    start = next((i + len(marker) for i in range(len(ids)) if ids[i:i + len(marker)] == marker), 0)
+    piece = ids[start:start + n]
+    if tok.unknown_id in piece:
+        piece = piece[:piece.index(tok.unknown_id)]
+    return tok.decode(piece).strip()
+
+
+@torch.no_grad()
+def attention(ctx: Context, n: int) -> dict[str, Any]:
+    """Attention weights of every layer and head among the tokens of ``--prompt`` (default: the first ``n``
+    tokens of a held-out text), as heatmaps with the tokens on both axes (Foster 2nd ed. ch. 9)."""
+    _need_attention(ctx)
+    prompt = ctx.prompt if ctx.prompt is not None else _held_out_prompt(ctx, n)
+    tokens, weights = ctx.model.attention(prompt)
+    png = attention_plot(tokens, weights, ctx.path("attention"),
+                         f"{ctx.cfg.recipe}: attention weights (row attends to column) for {prompt[:60]!r}")
+    # where each head looks on average: how far back (in tokens) its weight lies
+    t = len(tokens)
+    distance = (torch.arange(t)[:, None] - torch.arange(t)[None, :]).clamp(min=0).float()
+    mean_back = [[float((w[h] * distance).sum(-1).mean()) for h in range(w.shape[0])] for w in weights]
+    return ctx.write("attention", {"prompt": prompt, "tokens": tokens, "files": [png],
+                                   "mean_distance_back": mean_back})
+
+
+@torch.no_grad()
+def positions(ctx: Context, n: int) -> dict[str, Any]:
+    """The position embeddings added to the tokens, position × dimension: the sinusoidal encoding's bands of
+    falling frequency (Vaswani et al. 2017, §3.5; Foster 2nd ed. ch. 9), or what a learned table became."""
+    _need_attention(ctx)
+    table = ctx.model.position_table()
+    kind = ctx.model.config.positions
+    png = position_plot(table, ctx.path("positions"),
+                        f"{ctx.cfg.recipe}: {kind} position embeddings ({table.shape[0]} positions × "
+                        f"{table.shape[1]} dimensions)")
+    norm = table / table.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    near = float((norm[1:] * norm[:-1]).sum(1).mean()) if len(table) > 1 else 1.0
+    return ctx.write("positions", {"kind": kind, "shape": list(table.shape), "files": [png],
+                                   "neighbour_cosine": near})
+
+
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
     "reconstructions": reconstructions, "latent-scatter": latent_scatter, "latent-grid": latent_grid_analysis,
     "interpolate": interpolate, "arithmetic": arithmetic, "histograms": histograms, "nearest": nearest,
-    "curves": curves, "flow": flow, "temperatures": temperatures}
+    "curves": curves, "flow": flow, "temperatures": temperatures, "attention": attention, "positions": positions}
 
 
 def _applicable(ctx: Context, name: str) -> None:
@@ -542,7 +603,8 @@ def _applicable(ctx: Context, name: str) -> None:
 
 
 def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = None, split: str = "test",
-                 n: int | None = None, seed: int = 0, attribute: str | None = None) -> dict[str, Any]:
+                 n: int | None = None, seed: int = 0, attribute: str | None = None,
+                 prompt: str | None = None) -> dict[str, Any]:
     """Run one analysis (or ``all``) on ``run_dir`` and write its files to ``out_dir`` (default
     ``RUN_DIR/analysis``). ``n`` overrides each analysis's default count (see :data:`DEFAULT_N`).
 
@@ -556,7 +618,8 @@ def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = No
         raise ConfigError("-n must be >= 1")
     if attribute is not None:
         attribute = str(attribute)
-    ctx = Context(run_dir, Path(out_dir) if out_dir is not None else run_dir / "analysis", split, seed, attribute)
+    ctx = Context(run_dir, Path(out_dir) if out_dir is not None else run_dir / "analysis", split, seed, attribute,
+                  prompt)
     with torch.inference_mode():
         if what != "all":
             _applicable(ctx, what)

@@ -199,13 +199,18 @@ class _Tokenizer:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "_Tokenizer":
-        """The tokeniser :meth:`to_dict` described (no corpus needed)."""
+    def _check_format(cls, d: dict[str, Any]) -> None:
+        """Refuse a description of another kind or of a format version this genzoo does not read."""
         if d.get("kind") != cls.kind:
             raise ConfigError(f"this describes a {d.get('kind')!r} tokeniser, not a {cls.kind!r} one")
         if d.get("version") != FORMAT_VERSION:
             raise ConfigError(f"{cls.kind} tokeniser format version {d.get('version')!r} is not supported "
                               f"(this genzoo reads version {FORMAT_VERSION})")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "_Tokenizer":
+        """The tokeniser :meth:`to_dict` described (no corpus needed)."""
+        cls._check_format(d)
         try:
             tok = cls(lower=bool(d["lower"]), num_words=d["num_words"], min_count=int(d["min_count"]),
                       unknown_token=d["unknown_token"], special_tokens=[str(t) for t in d.get("special_tokens", [])])
@@ -364,11 +369,7 @@ class BPETokenizer(_Tokenizer):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BPETokenizer":
-        if d.get("kind") != cls.kind:
-            raise ConfigError(f"this describes a {d.get('kind')!r} tokeniser, not a {cls.kind!r} one")
-        if d.get("version") != FORMAT_VERSION:
-            raise ConfigError(f"bpe tokeniser format version {d.get('version')!r} is not supported "
-                              f"(this genzoo reads version {FORMAT_VERSION})")
+        cls._check_format(d)
         lib = cls._library()
         try:
             tok = cls(lower=bool(d["lower"]), vocab_size=int(d["vocab_size"]), unknown_token=d["unknown_token"],

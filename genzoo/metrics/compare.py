@@ -19,8 +19,12 @@ COLUMNS: list[tuple[str, str]] = [
     ("fid", "FID↓"), ("kid", "KID×10³↓"), ("precision", "precision↑"), ("recall", "recall↑"),
     ("is", "IS-analogue↑"), ("nll_bpd", "bits/dim↓"), ("likelihood", "bound"), ("recon_mse", "recon MSE↓"),
     ("psnr", "PSNR dB↑"), ("ssim", "SSIM↑"), ("memorization", "sample/held-out NN L1"),
-    ("eval_s", "eval s"),
+    ("ppl", "perplexity↓"), ("ppl_text", "perplexity, text↓"), ("bits_per_char", "bits/char↓"),
+    ("text_eval", "text scored on"), ("eval_s", "eval s"),
 ]
+# Language-model columns (genzoo.metrics.text_eval), shown when a row has them: perplexities compare only between
+# rows scored on the same tokeniser, window and positions, which "text scored on" names.
+TEXT_COLUMNS = ("ppl", "ppl_text", "bits_per_char", "text_eval")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -64,6 +68,12 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     mem = m.get("memorization", {})
     row["memorization"] = (f"{mem['sample_to_train_l1']:.3f}/{mem['held_out_to_train_l1']:.3f}"
                            if mem else None)
+    ppl = m.get("perplexity")
+    row["ppl"] = ppl["all"]["model"]["perplexity"] if ppl else None
+    row["ppl_text"] = ppl["text"]["model"]["perplexity"] if ppl else None
+    row["bits_per_char"] = ppl["all"]["model"].get("bits_per_char") if ppl else None
+    row["text_eval"] = (f"{ppl['tokenizer']}, window {ppl['window']}, {ppl['positions']:,} positions"
+                        if ppl else None)
     row["eval_s"] = round(sum(ev.get("seconds", {}).values()), 1) if ev.get("seconds") else None
     row["features"] = (m.get("fid") or m.get("kid") or m.get("pr") or {}).get("features", {}).get("name")
     return row
@@ -85,7 +95,10 @@ def columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     scales = sorted({r["bpd_scale"] for r in rows if r.get("bpd_scale") and r.get("nll_bpd") is not None},
                     key=_scale_order)
     out: list[tuple[str, str]] = []
+    text = any(r.get("ppl") is not None for r in rows)
     for key, label in COLUMNS:
+        if key in TEXT_COLUMNS and not text:
+            continue
         if key == "nll_bpd":
             out += [(f"bpd@{s}", f"bits/dim {s}↓") for s in scales]
         else:

@@ -3,7 +3,10 @@
 Protocol (``genzoo eval`` metric ``perplexity``): every position of the held-out stream after the first
 ``window`` tokens (with ``eval --limit N``: of its first N windows) is predicted once, from the ``window``
 tokens before it (the book's generation context; a
-model trained on every position of its windows is read at its last one, with full context). Reported in nats per token, perplexity, bits
+model trained on every position of its windows is read at its last one, with full context). ``window`` is the
+run's data window, which is the model's own context: an LSTM's window, a GPT's context length (both come from
+``data.text.window`` through ``configure``), so an LSTM and a GPT of the same window are scored on the same
+positions with the same context, and one ``genzoo compare`` table holds both. Reported in nats per token, perplexity, bits
 per token and bits per character (each token's characters plus one separating space, what the character
 tokeniser sees). The same positions are scored by the baselines of :mod:`genzoo.metrics.text_baselines`,
 fitted on the run's training split with the run's tokeniser.
@@ -37,10 +40,15 @@ from .text_baselines import scores, unigram_bigram_baselines
 def held_out_perplexity(model: Any, test, train, batch_size: int = 1024) -> dict[str, Any]:
     """Scores of ``model`` on the :class:`~genzoo.data.tokens.TokenSet` ``test`` and of the baselines fitted on
     ``train`` (the same tokeniser), over the same positions (module docstring)."""
+    from ..config import ConfigError
     from ..data.text import STOP_TOKEN
 
     model.eval()
     w = test.window
+    context = getattr(model.config, "window", w)
+    if context != w:
+        raise ConfigError(f"the model reads {context} tokens but the held-out windows have {w}: evaluate it with "
+                          f"the data window it was trained with (data.text.window={context})")
     ids = test.tokens
     targets = torch.unique(test.starts) + w             # the positions predicted: the last token of each window
     if not len(targets):

@@ -11,6 +11,11 @@ tokens it predicts at every position but the last, so bidirectional models train
 Generation is the book's ``generate_text``: prepend the story marker to the seed text, keep the last
 ``window`` tokens, draw the next token from the softmax at temperature T (``sample_with_temp``; here also
 top-k), stop when the story marker ``|`` comes out (or after ``max_tokens``). Many texts are drawn at once.
+
+What every left-to-right language model shares lives here too: :class:`TokenModelConfig` (the fields every
+token model has), :class:`TokenModel` (vocabulary from the data, texts as artifacts) and :class:`TokenLM`
+(the prompt, the generation loop with temperature, top-k and top-p, next-token tables), on which the LSTM and
+the GPT family (:mod:`genzoo.models.gpt`) are built.
 """
 from __future__ import annotations
 

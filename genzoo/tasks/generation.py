@@ -85,8 +85,8 @@ class Task:
 
     def _not_accepted(self, model: Any, unknown: list[str], accepted: list[str]) -> str:
         """Which options do not apply, what this task takes, and which other task of the model takes them."""
-        flags = ", ".join(f"--{k}" for k in unknown)
-        takes = ", ".join(f"--{k}" for k in accepted) or "no options"
+        flags = ", ".join(option_flag(k) for k in unknown)
+        takes = ", ".join(option_flag(k) for k in accepted) or "no options"
         text = (f"{flags} {'does' if len(unknown) == 1 else 'do'} not apply to {self.what} with model family "
                 f"{model.family!r} ({self.what} takes {takes})")
         elsewhere = [t for t in TASKS.values() if t is not self and supports(model, t.needs)
@@ -95,6 +95,15 @@ class Task:
             text += f"; {flags} {'applies' if len(unknown) == 1 else 'apply'} to " + " and ".join(
                 f"{t.what} ({t.flag})" for t in elsewhere)
         return text
+
+
+# Options whose genzoo sample flag is not --NAME (a switch that turns a default off).
+_FLAGS = {"kv_cache": "--no-kv-cache"}
+
+
+def option_flag(name: str) -> str:
+    """The ``genzoo sample`` flag that sets the option ``name`` (``top_k`` → ``--top-k``)."""
+    return _FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 def condition_for(model: Any, req: Request) -> Tensor | None:
