@@ -178,3 +178,5 @@ def test_attention_and_position_analyses(gpt_run, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "positions.json").read_text())["shape"] == [16, 32]
     assert (tmp_path / "positions.png").exists()
+    assert (tmp_path / "positions-sinusoidal.png").exists()          # the book's figure, at this model's size
+    assert json.loads((tmp_path / "positions.json").read_text())["sinusoidal_neighbour_cosine"] > 0.5

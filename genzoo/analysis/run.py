@@ -581,10 +581,22 @@ def positions(ctx: Context, n: int) -> dict[str, Any]:
     png = position_plot(table, ctx.path("positions"),
                         f"{ctx.cfg.recipe}: {kind} position embeddings ({table.shape[0]} positions × "
                         f"{table.shape[1]} dimensions)")
-    norm = table / table.norm(dim=1, keepdim=True).clamp(min=1e-12)
-    near = float((norm[1:] * norm[:-1]).sum(1).mean()) if len(table) > 1 else 1.0
-    return ctx.write("positions", {"kind": kind, "shape": list(table.shape), "files": [png],
-                                   "neighbour_cosine": near})
+    files = [png]
+    if kind != "sinusoidal":   # the book's figure is the fixed encoding: draw it at this model's size beside
+        from ..nn.transformer import sinusoidal_encoding
+
+        files.append(position_plot(sinusoidal_encoding(*table.shape), ctx.path("positions-sinusoidal"),
+                                   f"the sinusoidal encoding of Vaswani et al. at this size ({table.shape[0]} "
+                                   f"positions × {table.shape[1]} dimensions), for comparison"))
+
+    def neighbour_cosine(t: torch.Tensor) -> float:   # how alike the codes of adjacent positions are
+        norm = t / t.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        return float((norm[1:] * norm[:-1]).sum(1).mean()) if len(t) > 1 else 1.0
+
+    return ctx.write("positions", {"kind": kind, "shape": list(table.shape), "files": files,
+                                   "neighbour_cosine": neighbour_cosine(table),
+                                   "sinusoidal_neighbour_cosine": neighbour_cosine(
+                                       sinusoidal_encoding(*table.shape))})
 
 
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
