@@ -33,11 +33,12 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
-from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, NextToken, Reconstructs, Samples,
-                                   VariationalBound, supports, why_not)
+from ..models.capabilities import (AsksQuestions, Capability, EvidenceBound, ExactLikelihood, NextToken,
+                                   Reconstructs, Samples, VariationalBound, supports, why_not)
 from ..training.checkpoint import write_text_atomic
 
-ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity")
+ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity",
+               "questions")
 SAMPLE_METRICS = ("fid", "kid", "pr", "is")
 MEMORIZATION_SAMPLES = 500
 
@@ -131,9 +132,10 @@ class EvalContext:
 # The capability each metric needs (:mod:`genzoo.models.capabilities`).
 NEEDS: dict[str, type[Capability]] = {"elbo": EvidenceBound, "iwae": EvidenceBound, "nll": ExactLikelihood,
                                       "vlb": VariationalBound, "recon": Reconstructs, "perplexity": NextToken,
+                                      "questions": AsksQuestions,
                                       **{m: Samples for m in SAMPLE_METRICS + ("memorization",)}}
 # The data each metric measures (every other metric measures images).
-MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",)}
+MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",), "questions": ("qa",)}
 
 
 def can_sample(model) -> bool:
@@ -276,8 +278,17 @@ def _perplexity(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     return held_out_perplexity(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split))
 
 
+def _questions(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .question_eval import held_out_questions
+
+    return held_out_questions(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), beam=opts.get("beam") or 1)
+
+
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
+    if name == "questions":
+        return (f"BLEU/ROUGE-L of a question generated for each of {len(ctx.data):,} {ctx.split} answers against its "
+                f"reference question; teacher-forced question perplexity; the answer tagger's F1")
     if name == "perplexity":
         return (f"held-out cross-entropy of {len(ctx.data.tokens):,} {ctx.split} tokens, beside unigram and "
                 f"bigram baselines fitted on the training split")
@@ -302,7 +313,7 @@ def describe(ctx: EvalContext, name: str, opts: dict) -> str:
 
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
     "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
-    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity}
+    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity, "questions": _questions}
 
 
 def parse_metrics(text: str) -> list[str] | None:
@@ -370,6 +381,9 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
 
 
 def _headline(name: str, r: dict[str, Any]) -> str:
+    if name == "questions":
+        return (f"BLEU-4 {r['bleu4']:.2f}, ROUGE-L F {r['rougeL_f']:.3f}, question perplexity "
+                f"{r['question_perplexity']:.1f}, tagger F1 {r['tagger']['f1']:.3f}")
     if name == "perplexity":
         m, t = r["all"]["model"], r["text"]["model"]
         return (f"perplexity {m['perplexity']:.1f} ({t['perplexity']:.1f} without the repeated story markers), "
