@@ -45,12 +45,18 @@ def main() -> None:
         train = json.loads((run / "train_summary.json").read_text())
         ev = json.loads((run / "eval.json").read_text())["metrics"]["questions"]
         rows.append((name, train, ev))
-    lines = ["| variant | steps (epochs) | pairs/s | BLEU-4 | BLEU-1 | ROUGE-L F | question perplexity | "
+    lines = ["| variant | steps (epochs) | pairs per CPU-s (per wall-s) | BLEU-4 | BLEU-1 | ROUGE-L F | question perplexity | "
              "tagger token F1 | <unk> in generated questions |", "|---|---|---|---|---|---|---|---|---|"]
     for name, train, ev in rows:
-        lines.append(f"| {name} | {train['steps']:,} ({train['epochs']:.1f}) | {train['pairs_per_s']:.0f} | "
+        cpu_rate = train["steps"] * json.loads((run / "config.yaml").read_text().split("batch_size: ")[1].split()[0])
+        cpu_rate /= max(train["total_cpu_s"], 1e-9)
+        lines.append(f"| {name} | {train['steps']:,} ({train['epochs']:.1f}) | {cpu_rate:.0f} ({train['pairs_per_s']:.0f}) | "
                      f"{ev['bleu4']:.2f} | {ev['bleu1']:.2f} | {ev['rougeL_f']:.3f} | "
                      f"{ev['question_perplexity']:.1f} | {ev['tagger']['f1']:.3f} | {100 * ev['unknown_rate']:.1f} % |")
+    base = rows[0][2].get("baseline_most_frequent_question")
+    if base:
+        lines.append(f"| always \"{base['question']}\" (the training split's most frequent question) | | | "
+                     f"{base['bleu4']:.2f} | {base['bleu1']:.2f} | {base['rougeL_f']:.3f} | | | |")
     examples = ["", "Examples (the first held-out items; reference → each variant):", ""]
     for i in range(min(6, len(rows[0][2]["examples"]))):
         ex = rows[0][2]["examples"][i]

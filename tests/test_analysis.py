@@ -250,10 +250,10 @@ def test_all_on_a_vae_writes_every_analysis(runs, tmp_path):
     out = tmp_path / "ana"
     result = run_analysis(runs["vae"], "all", out_dir=out)
     json.dumps(result)  # JSON-able as the CLI prints it
-    assert list(result["skipped"]) == ["flow", "temperatures"] and "points" in result["skipped"]["flow"]
+    assert list(result["skipped"]) == ["flow", "temperatures", "answers"] and "points" in result["skipped"]["flow"]
     assert "tokens" in result["skipped"]["temperatures"]
     r = result["results"]
-    assert set(r) == set(analysis_run.ANALYSES) - {"flow", "temperatures"}
+    assert set(r) == set(analysis_run.ANALYSES) - {"flow", "temperatures", "answers"}
     for name in r:
         assert (out / f"{name}.png").exists() and (out / f"{name}.json").exists()
         assert json.loads((out / f"{name}.json").read_text())["analysis"] == name
@@ -358,8 +358,8 @@ def test_generator_only_models_skip_encoder_analyses(runs, tmp_path, monkeypatch
     monkeypatch.setattr(analysis_run.Context, "model", property(lambda self: stub))
     result = run_analysis(runs["vae"], "all", out_dir=tmp_path, n=6)
     assert set(result["skipped"]) == {"reconstructions", "latent-scatter", "arithmetic", "histograms", "flow",
-                                      "temperatures"}
-    assert all("encoder" in why for name, why in result["skipped"].items() if name not in ("flow", "temperatures"))
+                                      "temperatures", "answers"}
+    assert all("encoder" in why for name, why in result["skipped"].items() if name not in ("flow", "temperatures", "answers"))
     r = result["results"]
     assert r["interpolate"]["method"].startswith("spherical")
     assert labelled_grid_size(tmp_path / "interpolate.png") == (6, 4)

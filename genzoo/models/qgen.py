@@ -41,6 +41,7 @@ from ..nn.recurrent import keras_init_
 from ..nn.seq2seq import AdditiveAttention, copy_distribution, run_packed, span_states
 from .base import GenerativeModel, ModelConfig, register_model
 from .capabilities import AsksQuestions
+from .text import TokenModel
 
 _RANGE = re.compile(r"\s*(\d+)\s*:\s*(\d+)\s*")
 
@@ -140,17 +141,9 @@ class QuestionGenerator(GenerativeModel, AsksQuestions):
             with torch.no_grad():
                 self.embedding.weight.copy_(init)
 
-    def attach_spec(self, spec) -> None:
-        from ..data.tokenizers import tokenizer_from_dict
-
-        if spec is not None and spec.vocab is not None:
-            self.tokenizer = tokenizer_from_dict(spec.vocab)
-
-    def need_tokenizer(self):
-        if self.tokenizer is None:
-            raise ConfigError("this question generator has no vocabulary attached (its run's data_spec.json is "
-                              "missing); open it with genzoo.run_context.RunContext")
-        return self.tokenizer
+    # the run's vocabulary, attached when the run is opened, as the text models keep theirs
+    attach_spec = TokenModel.attach_spec
+    need_tokenizer = TokenModel.need_tokenizer
 
     # -- the networks ----------------------------------------------------------------------------------
     def _document(self, docs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
