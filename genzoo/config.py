@@ -38,6 +38,22 @@ class TextDataConfig:
 
 
 @dataclass
+class QADataConfig:
+    """How question-answering data becomes (document, answer span, question) items (Foster 1st ed. ch. 6,
+    the question generator; the book's ``utils/write.py``)."""
+
+    glove: str | None = None          # a GloVe text file (word v1 v2 ...): vectors trimmed to the vocabulary
+    max_document_length: int = 200    # the book's _MAX_DOC_LENGTH: longer documents are cut (spans past it dropped)
+    max_question_length: int = 30     # question tokens kept (before <end>)
+    max_answer_length: int = 30       # answer spans longer than this are dropped
+    num_words: int | None = None      # keep the most frequent num_words - 1 words (the book's GloVe-trimmed 9,984)
+    min_count: int = 1                # words seen fewer times in training become <unk>
+    held_out: float = 0.1             # every 10th document is held out when the files bring no test split
+    lower: bool = True
+    sources: list[str] = field(default_factory=lambda: ["shakespeare", "fortunes"])   # offline-qa: where pairs come from
+
+
+@dataclass
 class DataConfig:
     """Which data to train on and how to prepare it (image fields for images, ``text`` for corpora)."""
 
@@ -52,6 +68,7 @@ class DataConfig:
     binarize: bool = False            # threshold at 0.5 after scaling to [0, 1]
     quantize: int | None = None       # K grey levels (PixelCNN-style targets)
     text: TextDataConfig = field(default_factory=TextDataConfig)
+    qa: QADataConfig = field(default_factory=QADataConfig)
 
 
 @dataclass

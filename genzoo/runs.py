@@ -191,6 +191,7 @@ def train(cfg: RunConfig, run_dir: Path | None = None, progress: bool = True,
         data = load_data(cfg.data, family.data_hints(cfg.model))
         cfg.model = family.configure(dict(cfg.model), data.spec)
         model = prepare_model(cfg)
+        model.init_from_data(data)
         model.attach_spec(data.spec)
         _check_condition(cfg, model, data)
         if dist.is_main:

@@ -13,7 +13,7 @@ import torch
 from genzoo import cli as cli_module
 from genzoo.config import ConfigError
 from genzoo.models import model_families
-from genzoo.models.capabilities import (Attends, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
+from genzoo.models.capabilities import (AsksQuestions, Attends, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
                                         Interpolates, NextToken, Reconstructs, ReplayBuffer, Samples, Trajectories,
                                         VariationalBound, accepted_options, declared)
 from genzoo.run_context import RunContext
@@ -32,6 +32,7 @@ EXPECTED = {
     "gan": {Samples, FromLatent}, "wgan": {Samples, FromLatent}, "wgan-gp": {Samples, FromLatent},
     "realnvp": {Samples, ExactLikelihood}, "realnvp-points": {Samples, ExactLikelihood},
     "lstm": {Samples, NextToken}, "gpt": {Samples, NextToken, Attends}, "bert": {FillsMask},
+    "qgen": {AsksQuestions},
 }
 
 

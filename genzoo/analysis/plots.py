@@ -237,3 +237,25 @@ def position_plot(table: Tensor, path: str | Path, title: str) -> Path:
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def answer_probability_plot(panels: list[tuple[str, list[str], list[float], list[tuple[int, int]]]],
+                            path: str | Path, title: str, threshold: float = 0.5) -> Path:
+    """Foster 1st ed. Fig. 6.16: per document (a panel titled by its caption), the answer tagger's probability
+    that each word is part of an answer, the words along the x axis and the chosen spans shaded."""
+    width = max(8.0, min(24.0, 0.28 * max(len(w) for _, w, _, _ in panels)))
+    fig = Figure(figsize=(width, 2.6 * len(panels) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (caption, words, probs, spans) in zip(axes, panels):
+        x = np.arange(len(words))
+        for a, b in spans:
+            ax.axvspan(a - 0.5, b - 0.5, color="tab:orange", alpha=0.25, lw=0)
+        ax.plot(x, probs, marker="o", ms=3, color="tab:blue")
+        ax.axhline(threshold, color="grey", ls="--", lw=0.8)
+        ax.set_ylim(0, 1)
+        ax.set_xlim(-0.5, len(words) - 0.5)
+        ax.set_xticks(x, words, rotation=90, fontsize=7)
+        ax.set_ylabel("P(answer)")
+        ax.set_title(caption, fontsize=9, loc="left")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

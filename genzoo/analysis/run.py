@@ -29,14 +29,14 @@ from .plots import (as_pairs_rows, attention_plot, curves_plot, density_grid, fl
                     histogram_plot, position_plot, scatter_plot)
 
 ANALYSES = ("reconstructions", "latent-scatter", "latent-grid", "interpolate", "arithmetic", "histograms",
-            "nearest", "curves", "flow", "temperatures", "attention", "positions")
+            "nearest", "curves", "flow", "temperatures", "attention", "positions", "answers")
 DEFAULT_N = {"reconstructions": 10, "latent-scatter": 5000, "latent-grid": 15, "interpolate": 10,
              "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000, "temperatures": 3,
-             "attention": 24, "positions": 0}
+             "attention": 24, "positions": 0, "answers": 3}
 # The data each analysis looks at (the others analyse images).
-MODALITIES: dict[str, tuple[str, ...]] = {"curves": ("image", "points", "tokens"), "flow": ("points",),
+MODALITIES: dict[str, tuple[str, ...]] = {"curves": ("image", "points", "tokens", "qa"), "flow": ("points",),
                                           "temperatures": ("tokens",), "attention": ("tokens",),
-                                          "positions": ("tokens",)}
+                                          "positions": ("tokens",), "answers": ("qa",)}
 POINT_ANALYSES = tuple(a for a in ANALYSES if "points" in MODALITIES.get(a, ("image",)))
 TEMPERATURES = (0.2, 1.0)     # Foster Fig. 6.9
 ARITHMETIC_FACTORS = [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]  # Foster's notebook 03_06
@@ -599,10 +599,60 @@ def positions(ctx: Context, n: int) -> dict[str, Any]:
                                        sinusoidal_encoding(*table.shape))})
 
 
+# Foster 1st ed. §6 (Fig. 6.16): the worked example and the answers the book asks about in it.
+JOE_BLOGGS = ("The winning goal was scored by 23-year-old striker Joe Bloggs during the match between Arsenal and "
+              "Barcelona. Arsenal recently signed the striker for 50 million pounds. The next match is in two weeks "
+              "time, on July 31st 2005.")
+JOE_BLOGGS_ANSWERS = {"joe bloggs": "who scored the winning goal ?", "arsenal": "who won the match ?",
+                      "barcelona": "who were arsenal playing ?", "50 million pounds": "how much did the striker cost ?",
+                      "july 31st 2005": "when is the next match ?"}
+
+
+@torch.no_grad()
+def answers(ctx: Context, n: int) -> dict[str, Any]:
+    """Foster 1st ed. Fig. 6.16 and Listing 6.9: the answer tagger's per-word probabilities over the "Joe Bloggs"
+    document and ``n`` held-out documents (a line plot, the chosen spans shaded), the spans the tagger chooses and
+    the question generated for each, and for Joe Bloggs also the book's five target answers with their target
+    questions, greedy and with a beam of 5."""
+    from ..data.qa import qa_words
+    from ..models.capabilities import AsksQuestions, why_not
+    from ..tasks import Text, write_artifact
+    from .plots import answer_probability_plot
+
+    model = ctx.model
+    reason = why_not(model, AsksQuestions)
+    if reason:
+        raise NotApplicable(reason)
+    data = ctx.data()
+    joe = qa_words(JOE_BLOGGS)
+    docs = [joe] + [d.words for d in data.documents[:n]]
+    chosen = model.questions(docs)
+    book = model.questions([joe], [[model.resolve_answer(joe, a) for a in JOE_BLOGGS_ANSWERS]])[0]
+    beam = model.questions([joe], [[tuple(q["span"]) for q in book["questions"]]], beam=5)[0]
+    lines = ["The Joe Bloggs document (Foster 1st ed. §6), the book's answers (greedy | beam 5 | the book's target):"]
+    for g, b, target in zip(book["questions"], beam["questions"], JOE_BLOGGS_ANSWERS.values()):
+        lines.append(f"  [{g['span'][0]}:{g['span'][1]}] {g['answer']} → {g['question']} | {b['question']} | {target}")
+    panels = []
+    for i, doc in enumerate(chosen):
+        caption = "Joe Bloggs (Foster 1st ed. §6)" if i == 0 else f"held-out document {i} ({ctx.split} split)"
+        lines.append(f"{caption}: the tagger's spans (P > {model.config.threshold}) and their questions:")
+        lines += [f"  [{q['span'][0]}:{q['span'][1]}] {q['answer']} → {q['question']}" for q in doc["questions"]]
+        panels.append((caption, doc["words"], doc["probabilities"], [tuple(q["span"]) for q in doc["questions"]]))
+    png = answer_probability_plot(panels, ctx.path("answers"), f"{ctx.cfg.recipe}: the answer tagger's probability "
+                                  f"per word (shaded: the spans it chooses)", model.config.threshold)
+    written = write_artifact(Text(lines, title=f"{ctx.cfg.recipe}: answers and questions (Foster Fig. 6.16)"),
+                             ctx.path("answers", ".txt"))
+    return ctx.write("answers", {"files": [png, written["text"]], "documents": chosen,
+                                 "joe_bloggs_book_answers": [{**g, "beam5": b["question"], "book_target": t}
+                                                             for g, b, t in zip(book["questions"], beam["questions"],
+                                                                                JOE_BLOGGS_ANSWERS.values())]})
+
+
 _FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
     "reconstructions": reconstructions, "latent-scatter": latent_scatter, "latent-grid": latent_grid_analysis,
     "interpolate": interpolate, "arithmetic": arithmetic, "histograms": histograms, "nearest": nearest,
-    "curves": curves, "flow": flow, "temperatures": temperatures, "attention": attention, "positions": positions}
+    "curves": curves, "flow": flow, "temperatures": temperatures, "attention": attention, "positions": positions,
+    "answers": answers}
 
 
 def _applicable(ctx: Context, name: str) -> None:

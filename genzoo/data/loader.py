@@ -98,6 +98,10 @@ def load_data(cfg: DataConfig, hints: dict | None = None, split: str | None = No
         from .tokens import load_tokens
 
         return load_tokens(cfg, split, spec, tuple((hints or {}).get("special_tokens", ())))
+    if info.modality == "qa":
+        from .qa import load_qa
+
+        return load_qa(cfg, split, spec)
     shape = (hints or {}).get("shape")
     return load_images(cfg, tuple(shape) if shape is not None else None, split)
 

@@ -33,12 +33,12 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
-from ..models.capabilities import (Capability, EvidenceBound, ExactLikelihood, FillsMask, NextToken, Reconstructs,
-                                   Samples, VariationalBound, supports, why_not)
+from ..models.capabilities import (AsksQuestions, Capability, EvidenceBound, ExactLikelihood, FillsMask, NextToken,
+                                   Reconstructs, Samples, VariationalBound, supports, why_not)
 from ..training.checkpoint import write_text_atomic
 
 ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity",
-               "masked")
+               "masked", "questions")
 SAMPLE_METRICS = ("fid", "kid", "pr", "is")
 MEMORIZATION_SAMPLES = 500
 
@@ -132,10 +132,11 @@ class EvalContext:
 # The capability each metric needs (:mod:`genzoo.models.capabilities`).
 NEEDS: dict[str, type[Capability]] = {"elbo": EvidenceBound, "iwae": EvidenceBound, "nll": ExactLikelihood,
                                       "vlb": VariationalBound, "recon": Reconstructs, "perplexity": NextToken,
-                                      "masked": FillsMask,
+                                      "masked": FillsMask, "questions": AsksQuestions,
                                       **{m: Samples for m in SAMPLE_METRICS + ("memorization",)}}
 # The data each metric measures (every other metric measures images).
-MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",), "masked": ("tokens",)}
+MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",), "masked": ("tokens",),
+                                          "questions": ("qa",)}
 
 
 def can_sample(model) -> bool:
@@ -284,12 +285,21 @@ def _masked(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     return held_out_masked(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), seed=ctx.seed)
 
 
+def _questions(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .question_eval import held_out_questions
+
+    return held_out_questions(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), beam=opts.get("beam") or 1)
+
+
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
     if name == "masked":
         return (f"masked-token accuracy and cross-entropy on {len(ctx.data.tokens):,} {ctx.split} tokens in windows "
                 f"of {ctx.model.config.window}, each masked 10 times by the model's rule from seed {ctx.seed}, beside "
                 f"a unigram baseline on the same positions")
+    if name == "questions":
+        return (f"BLEU/ROUGE-L of a question generated for each of {len(ctx.data):,} {ctx.split} answers against its "
+                f"reference question; teacher-forced question perplexity; the answer tagger's F1")
     if name == "perplexity":
         return (f"held-out cross-entropy at {len(ctx.data):,} positions of the {ctx.split} split, beside unigram "
                 f"and bigram baselines fitted on the training split")
@@ -314,7 +324,8 @@ def describe(ctx: EvalContext, name: str, opts: dict) -> str:
 
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
     "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
-    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity, "masked": _masked}
+    "memorization": _memorization, "recon": _recon, "perplexity": _perplexity, "masked": _masked,
+    "questions": _questions}
 
 
 def parse_metrics(text: str) -> list[str] | None:
@@ -387,6 +398,9 @@ def _headline(name: str, r: dict[str, Any]) -> str:
         return (f"masked-token accuracy {a['accuracy']:.3f}, {a['nats_per_token']:.3f} nats/token at "
                 f"{a['positions']:,} masked positions; unigram {a['unigram']['accuracy']:.3f}, "
                 f"{a['unigram']['nats_per_token']:.3f}")
+    if name == "questions":
+        return (f"BLEU-4 {r['bleu4']:.2f}, ROUGE-L F {r['rougeL_f']:.3f}, question perplexity "
+                f"{r['question_perplexity']:.1f}, tagger F1 {r['tagger']['f1']:.3f}")
     if name == "perplexity":
         m, t = r["all"]["model"], r["text"]["model"]
         return (f"perplexity {m['perplexity']:.1f} ({t['perplexity']:.1f} without the repeated story markers), "

@@ -94,6 +94,10 @@ class GenerativeModel(nn.Module):
     def check_data(self, data_cfg) -> None:
         """Raise a ConfigError when the data preparation does not suit the model (default: anything goes)."""
 
+    def init_from_data(self, data) -> None:
+        """Called once on a *new* run, after the model is built, with the training set: the hook for weights that
+        start from the data (a question generator's GloVe vectors). Default: nothing."""
+
     def before_step(self, step: int, total: int) -> None:
         """Called by the trainer before each optimizer step (``step`` counts from 0 towards ``total``): the hook
         for schedules that change during training, such as ProGAN's fade-in. Default: nothing."""

@@ -152,6 +152,15 @@ class FillsMask(Capability):
     label = "fill-mask"
 
 
+class AsksQuestions(Capability):
+    """A question generator (Foster 1st ed. ch. 6): ``answer_probabilities(words)`` is the tagger's per-token
+    probability of being part of an answer, ``questions(documents, spans, *, answer, beam, max_tokens, threshold)``
+    a question for each answer span of each document (the given spans, the ``answer`` option's, or the spans the
+    tagger chooses), and ``score_questions(batch)`` the teacher-forced losses of a batch of held-out items."""
+
+    label = "question generation from a document"
+
+
 class ReplayBuffer(Capability):
     """``buffer_samples(n, generator)``: stored chains of training (an EBM's replay buffer)."""
 
@@ -191,6 +200,6 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Inpaints", "Interpolates", "NextToken",
+__all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Inpaints", "Interpolates", "NextToken",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import ConfigError
-from ..models.capabilities import (Capability, Completes, FillsMask, Inpaints, Interpolates, NextToken, ReplayBuffer,
-                                   Samples, Trajectories, accepted_options, supports, why_not)
+from ..models.capabilities import (AsksQuestions, Capability, Completes, FillsMask, Inpaints, Interpolates, NextToken,
+                                   ReplayBuffer, Samples, Trajectories, accepted_options, supports, why_not)
 from ..sampling import GRID_LIMIT, sample_in_chunks
 from .artifacts import Artifact, ImageGrid, Text
 
@@ -289,8 +289,69 @@ class FillMaskTask(PromptTablesTask):
         return "\n".join(lines), {"masks": [[[w, round(p, 4)] for w, p in best] for best in fills]}
 
 
+class QuestionsTask(Task):
+    """Foster 1st ed. ch. 6 (Listing 6.9): questions for a document. ``--prompt`` is the document; its answer spans
+    are the ``--answer`` options (words of the document or ``START:END`` token ranges) or, without them, the spans
+    the answer tagger chooses. Without ``--prompt``, the first ``-n`` held-out items, each asked about its reference
+    answer and shown beside its reference question. This is what ``genzoo sample`` does for a model that asks
+    questions and does not sample."""
+
+    kind, needs, method, what, flag = "questions", AsksQuestions, "questions", "question generation", "the default"
+    one_picture = False
+
+    def check(self, model: Any, req: Request) -> None:
+        document = req.options.get("prompt")
+        super().check(model, Request(**{**req.__dict__, "options": {k: v for k, v in req.options.items()
+                                                                     if k != "prompt"}}))
+        if document is not None and not document.strip():
+            raise ConfigError("--prompt is empty: give the document's text")
+        if req.options.get("answer") and document is None:
+            raise ConfigError("--answer needs the document it is part of: give it with --prompt")
+
+    def run(self, ctx: Any, req: Request) -> Artifact:
+        from ..data.qa import qa_words
+
+        model = ctx.model
+        opts = {k: v for k, v in req.given_options().items() if k != "prompt"}
+        document = req.options.get("prompt")
+        references: list[str | None]
+        if document is not None:
+            docs, spans, references = [qa_words(document)], None, [None]
+            source = "the --prompt document"
+        else:
+            data = ctx.data(req.split)
+            items = range(min(req.n, len(data)))
+            docs = [data.words_of(i) for i in items]
+            spans = [[tuple(data.spans[i].tolist())] for i in items]
+            references = [" ".join(data.references[i]) for i in items]
+            source = f"the first {len(docs)} {req.split} items, each at its reference answer"
+        results = model.questions(docs, spans, **opts)
+        lines, rows = [], []
+        for doc, ref in zip(results, references):
+            for q in doc["questions"]:
+                a, b = q["span"]
+                lines.append(f"[{a}:{b}] {q['answer']}\n  → {q['question']}" + (f"\n  reference: {ref}" if ref else ""))
+                rows.append({**q, "reference": ref, "chosen_by": doc["chosen_by"]})
+        if document is not None:
+            probs = results[0]["probabilities"]
+            lines.insert(0, "answer probability per word: " + " ".join(
+                f"{w}:{p:.2f}" for w, p in zip(results[0]["words"], probs)))
+        beam = opts.get("beam", model.config.beam)
+        how = "greedy" if beam == 1 else f"beam search, width {beam}"
+        return Text(lines, title=f"{ctx.recipe}: questions for {source} ({how})", info={"questions": rows})
+
+
 TASKS: dict[str, Task] = {t.kind: t for t in (SampleTask(), CompleteTask(), TrajectoryTask(), InterpolateTask(),
-                                               BufferTask(), NextWordsTask(), FillMaskTask())}
+                                               BufferTask(), NextWordsTask(), FillMaskTask(), QuestionsTask())}
+
+
+
+def default_task(model: Any) -> str:
+    """What ``genzoo sample`` does without a mode flag: sample, or for a model that cannot sample the first task it
+    declares whose flag is "the default" (a question generator asks questions)."""
+    if isinstance(model, Samples):
+        return "sample"
+    return next((k for k, t in TASKS.items() if t.flag == "the default" and supports(model, t.needs)), "sample")
 
 
 def available_tasks(model: Any) -> list[str]:
@@ -307,6 +368,8 @@ def run_task(ctx: Any, kind: str, req: Request) -> Artifact:
         raise ConfigError(f"unknown task {kind!r}; tasks: {', '.join(TASKS)}")
     if req.n < 1:
         raise ConfigError("-n must be >= 1")
+    if kind == "sample":
+        kind = default_task(ctx.model)
     task = TASKS[kind]
     task.check(ctx.model, req)
     with torch.inference_mode(), sampler_progress():
