@@ -15,11 +15,8 @@ process on the same thread, before and after the training measurement.
 
     python benchmarks/gpt.py --out bench-results/gpt.json            # gpt-shakespeare-char, 1 thread
     python benchmarks/gpt.py --recipe gpt-shakespeare-char-large --sample-lengths 256
-    python benchmarks/gpt.py --curve RUN --positions 100000    # held-out loss of every checkpoint vs CPU minutes
 
-``--curve`` scores every checkpoint of a run (``genzoo train ... --set keep_checkpoints=20``) with the text
-evaluation protocol (:mod:`genzoo.metrics.text_eval`, the first ``--positions`` held-out positions) and pairs
-it with the training CPU time the checkpoint recorded.
+Held-out loss against CPU minutes, per checkpoint, is ``benchmarks/text_loss_vs_cpu.py`` (any text model).
 """
 from __future__ import annotations
 
@@ -107,30 +104,6 @@ def bench_sampling(model, lengths: list[int], n: int, repeats: int) -> list[dict
     return rows
 
 
-def curve(run: Path, positions: int, every: int = 1) -> list[dict]:
-    """Held-out nats per token of each checkpoint of ``run`` (whose step is a multiple of ``every``) against its
-    training CPU minutes."""
-    import torch
-
-    from genzoo.metrics.text_eval import held_out_perplexity
-    from genzoo.run_context import RunContext
-    from genzoo.training.checkpoint import load_state
-
-    rows = []
-    for ckpt in sorted((run / "checkpoints").glob("step-*")):
-        if int(ckpt.name.split("-")[1]) % every:
-            continue
-        ctx = RunContext(run, checkpoint=ckpt, use_ema=False)
-        with torch.inference_mode():
-            p = held_out_perplexity(ctx.model, ctx.data("test"), ctx.data("train"), max_positions=positions)
-        state = load_state(ckpt)
-        rows.append({"step": int(state["step"]), "cpu_minutes": round(state["elapsed"]["cpu_s"] / 60, 2),
-                     "held_out_nats_per_token": round(p["all"]["model"]["nats_per_token"], 4),
-                     "bits_per_char": round(p["all"]["model"]["bits_per_char"], 4), "positions": p["positions"]})
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", default="gpt-shakespeare-char")
@@ -140,22 +113,12 @@ def main() -> None:
     ap.add_argument("--sample-n", type=int, default=1, help="Texts drawn at once (one batch).")
     ap.add_argument("--repeats", type=int, default=3, help="Sampling runs per setting (the fastest is reported).")
     ap.add_argument("--skip-training", action="store_true", help="Measure sampling only.")
-    ap.add_argument("--curve", type=Path, metavar="RUN", help="Score every checkpoint of RUN instead.")
-    ap.add_argument("--positions", type=int, default=100_000, help="--curve: held-out positions scored.")
-    ap.add_argument("--every", type=int, default=1, help="--curve: only checkpoints at multiples of this step.")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
     import torch
 
     torch.set_num_threads(1)
-    if args.curve:
-        rows = curve(args.curve, args.positions, args.every)
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps({"run": str(args.curve), "load_average": os.getloadavg(),
-                                            "curve": rows}, indent=2))
-        return
     model, data, cfg = build(args.recipe, args.overrides)
     # sampling must not stop at the story marker: time exactly the asked-for number of tokens
     model.config.stop_id = -1

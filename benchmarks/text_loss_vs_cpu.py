@@ -19,11 +19,13 @@ from pathlib import Path
 import torch
 
 
-def checkpoints(run: Path) -> list[Path]:
-    return sorted(p for p in (run / "checkpoints").glob("step-*") if (p / "model.safetensors").exists())
+def checkpoints(run: Path, every: int = 1) -> list[Path]:
+    """The run's kept checkpoints at steps that are multiples of ``every``, and its last one."""
+    kept = sorted(p for p in (run / "checkpoints").glob("step-*") if (p / "model.safetensors").exists())
+    return [p for i, p in enumerate(kept) if int(p.name.split("-")[1]) % every == 0 or i == len(kept) - 1]
 
 
-def score_run(run: Path, windows: int) -> list[dict]:
+def score_run(run: Path, windows: int, every: int = 1) -> list[dict]:
     from genzoo.metrics.text_eval import held_out_perplexity
     from genzoo.run_context import RunContext
     from genzoo.runs import load_run
@@ -34,7 +36,7 @@ def score_run(run: Path, windows: int) -> list[dict]:
     if windows and windows < len(test):
         test = test.subset(torch.linspace(0, len(test) - 1, windows).long())
     rows = []
-    for ck in checkpoints(run):
+    for ck in checkpoints(run, every):
         cfg, model = load_run(run, checkpoint=ck)
         state = load_state(ck)
         scores = held_out_perplexity(model, test, train)
@@ -52,11 +54,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--windows", type=int, default=20_000, help="held-out windows scored (0 = all)")
+    ap.add_argument("--every", type=int, default=1, help="only checkpoints at multiples of this step (and the last)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--markdown", action="store_true", help="finish with a Markdown table")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [row for run in args.runs for row in score_run(run, args.windows)]
+    rows = [row for run in args.runs for row in score_run(run, args.windows, args.every)]
     if args.markdown:
         print("\n| run | step | CPU minutes | held-out nats/token | bits/char | Kneser-Ney bigram nats/token |")
         print("|---|---|---|---|---|---|")
