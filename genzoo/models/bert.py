@@ -30,22 +30,17 @@ from ..config import ConfigError
 from ..data.loader import Batch
 from ..data.masking import MASK_TOKEN, Masked, MaskingRule, mask_tokens, step_generator
 from ..nn.masked_lm import MaskedLMHead
-from ..nn.transformer import POSITIONS, Transformer
+from ..nn.transformer import Transformer
 from .base import register_model
 from .capabilities import FillsMask
-from .text import TokenModel, TokenModelConfig
+from .text import TokenModel, TransformerConfig
 
 
 @dataclass
-class MaskedLMConfig(TokenModelConfig):
+class MaskedLMConfig(TransformerConfig):
     """The encoder's size, BERT's masking rule, and the ``[MASK]`` id (from the data's tokeniser)."""
 
-    d_model: int = 128                # hidden size (BERT-base: 768)
-    heads: int = 4                    # attention heads (BERT-base: 12)
-    layers: int = 4                   # encoder blocks (BERT-base: 12)
-    mlp_ratio: int = 4                # feed-forward width / d_model (BERT: 4)
     dropout: float = 0.1              # BERT's dropout on embeddings, attention weights and residual branches
-    positions: str = "learned"        # learned (BERT) | sinusoidal (Vaswani et al. 2017)
     mask_rate: float = 0.15           # share of each window's eligible tokens selected as targets
     mask_token: float = 0.8           # share of the selected replaced by [MASK]
     random_token: float = 0.1         # ... by a random token (the rest are kept)
@@ -54,15 +49,6 @@ class MaskedLMConfig(TokenModelConfig):
 
     def check(self) -> None:
         super().check()
-        if min(self.d_model, self.heads, self.layers, self.mlp_ratio) < 1:
-            raise ConfigError("model.d_model, model.heads, model.layers and model.mlp_ratio must be >= 1")
-        if self.d_model % self.heads:
-            raise ConfigError(f"model.d_model={self.d_model} must be a multiple of model.heads={self.heads} "
-                              f"(each head gets d_model / heads dimensions)")
-        if self.positions not in POSITIONS:
-            raise ConfigError(f"model.positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError("model.dropout must be in [0, 1)")
         self.rule.check()
         if not 0 < self.mask_id < self.vocab_size:
             raise ConfigError(f"model.mask_id={self.mask_id}: the [MASK] id comes from the data's tokeniser; train on "

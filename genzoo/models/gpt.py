@@ -24,36 +24,21 @@ from torch import Tensor
 
 from ..config import ConfigError
 from ..data.loader import Batch
-from ..nn.transformer import POSITIONS, Transformer
+from ..nn.transformer import Transformer
 from .base import register_model
 from .capabilities import Attends, NextToken, Samples
-from .text import TokenLM, TokenModelConfig, token_loss
+from .text import TokenLM, TransformerConfig, token_loss
 
 
 @dataclass
-class GPTConfig(TokenModelConfig):
+class GPTConfig(TransformerConfig):
     """A GPT's size; ``window`` (its context length) and ``vocab_size`` come from the data. Defaults: nanoGPT's
     documented CPU configuration (4 layers, 4 heads, 128-d, dropout 0)."""
 
-    layers: int = 4
-    heads: int = 4
-    d_model: int = 128
-    mlp_ratio: int = 4
     dropout: float = 0.0
-    positions: str = "learned"        # learned (GPT) | sinusoidal (Vaswani et al. 2017, §3.5)
     tie_weights: bool = True          # output layer = token embedding (GPT-2)
     bias: bool = True                 # biases in the linear layers (GPT-2 has them)
     kv_cache: bool = True             # sampling reads through a key/value cache (genzoo sample --no-kv-cache)
-
-    def check(self) -> None:
-        super().check()
-        if min(self.layers, self.heads, self.d_model, self.mlp_ratio) < 1:
-            raise ConfigError("model.layers, model.heads, model.d_model and model.mlp_ratio must be >= 1")
-        if self.d_model % self.heads:
-            raise ConfigError(f"model.d_model={self.d_model} must be a multiple of model.heads={self.heads} "
-                              f"(each head has d_model / heads dimensions)")
-        if self.positions not in POSITIONS:
-            raise ConfigError(f"model.positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
 
 
 class CachedDecoder:

@@ -30,6 +30,7 @@ from torch import Tensor
 from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn.recurrent import CELLS, RecurrentLM
+from ..nn.transformer import POSITIONS
 from .base import GenerativeModel, ModelConfig, register_model
 from .capabilities import NextToken, Samples
 
@@ -79,6 +80,28 @@ class RecurrentConfig(TokenModelConfig):
         if self.bidirectional and self.loss_positions != "last":
             raise ConfigError("a bidirectional model sees the next tokens at every position but the last: set "
                               "model.loss_positions=last")
+
+
+@dataclass
+class TransformerConfig(TokenModelConfig):
+    """The size of a Transformer token model (:class:`genzoo.nn.transformer.Transformer`): GPT's and the masked
+    language model's. Defaults: nanoGPT's documented CPU configuration (4 layers, 4 heads, 128-d)."""
+
+    layers: int = 4                   # blocks (BERT-base: 12)
+    heads: int = 4                    # attention heads (BERT-base: 12)
+    d_model: int = 128                # hidden size (BERT-base: 768)
+    mlp_ratio: int = 4                # feed-forward width / d_model (GPT, BERT: 4)
+    positions: str = "learned"        # learned (GPT, BERT) | sinusoidal (Vaswani et al. 2017, §3.5)
+
+    def check(self) -> None:
+        super().check()
+        if min(self.layers, self.heads, self.d_model, self.mlp_ratio) < 1:
+            raise ConfigError("model.layers, model.heads, model.d_model and model.mlp_ratio must be >= 1")
+        if self.d_model % self.heads:
+            raise ConfigError(f"model.d_model={self.d_model} must be a multiple of model.heads={self.heads} "
+                              f"(each head has d_model / heads dimensions)")
+        if self.positions not in POSITIONS:
+            raise ConfigError(f"model.positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
 
 
 class TokenModel(GenerativeModel):
