@@ -180,3 +180,11 @@ def test_attention_and_position_analyses(gpt_run, tmp_path):
     assert (tmp_path / "positions.png").exists()
     assert (tmp_path / "positions-sinusoidal.png").exists()          # the book's figure, at this model's size
     assert json.loads((tmp_path / "positions.json").read_text())["sinusoidal_neighbour_cosine"] > 0.5
+
+
+def test_summary_reads_the_context_from_the_data_window():
+    """`genzoo summary` sizes the position table by data.text.window, as training does (not the default 20)."""
+    r = CliRunner().invoke(cli, ["summary", "gpt-fortunes", "--set", "model.vocab_size=100",
+                                 "--set", "data.text.window=32"])
+    assert r.exit_code == 0, r.output
+    assert "context 32" in r.output and "embed.position" in r.output

@@ -109,7 +109,7 @@ class TokenModel(GenerativeModel):
 
     config_class = TokenModelConfig
     modality = "tokens"
-    data_sized = ("vocab_size",)
+    data_sized = ("vocab_size", "window")   # the window is the data's (data.text.window)
 
     def __init__(self, config: TokenModelConfig):
         super().__init__(config)
