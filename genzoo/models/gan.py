@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ..config import ConfigError
 from ..data.loader import Batch
 from ..nn import ConvDecoder, ConvEncoder, DenseDecoder, DenseEncoder, init_he_, init_keras_, init_normal_
+from ..nn.minibatch import minibatch_layer
 from .base import AdversarialModel, ArrayModelConfig, register_model
 from .capabilities import FromLatent, Samples
 
@@ -48,6 +49,9 @@ class GANConfig(ArrayModelConfig):
     d_activation: str = "relu"
     d_batch_norm: float | None = None            # Keras momentum; BN on every layer but the first (Foster)
     d_dropout: float | None = 0.4
+    d_minibatch: str = "none"                    # none | std (ProGAN's minibatch stddev) | discrimination (Salimans)
+    d_minibatch_kernels: int = 100               # minibatch discrimination: B kernels of C dims (Salimans et al. 2016)
+    d_minibatch_dims: int = 5
     # generator
     g_initial_shape: list[int] = field(default_factory=lambda: [64, 7, 7])   # C, H, W after the dense layer
     g_dense_norm: str | None = "features"        # features (BN after Dense) | channels (BN after Reshape) | none
@@ -88,6 +92,12 @@ class GANConfig(ArrayModelConfig):
         if self.replay_size and self.condition_dim:
             raise ConfigError("experience replay stores unlabelled fakes: use it with unconditional GANs "
                               "(set model.replay_size=0 or drop the condition)")
+        if self.d_minibatch not in ("none", "std", "discrimination"):
+            raise ConfigError(f"model.d_minibatch must be none, std or discrimination, got {self.d_minibatch!r}")
+        if self.d_minibatch != "none" and self.arch != "conv":
+            raise ConfigError("model.d_minibatch applies to the conv discriminators (arch conv)")
+        if min(self.d_minibatch_kernels, self.d_minibatch_dims) < 1:
+            raise ConfigError("model.d_minibatch_kernels and model.d_minibatch_dims must be >= 1")
         want = "tanh" if self.data_range == "pm1" else "sigmoid"
         if self.output_activation not in (want, "linear"):
             raise ConfigError(f"model.output_activation {self.output_activation!r} does not match data_range "
@@ -106,7 +116,9 @@ class ConvDiscriminator(nn.Module):
         cond = c.condition_dim
         self.net = ConvEncoder([channels + cond, h, w], 1, c.d_filters, c.d_kernels, c.d_strides,
                                batch_norm=c.d_batch_norm is not None, bn_momentum=c.d_batch_norm or 0.99,
-                               bn_from_layer=1, dropout=c.d_dropout, leaky_slope=c.leaky_slope, act=c.d_activation)
+                               bn_from_layer=1, dropout=c.d_dropout, leaky_slope=c.leaky_slope, act=c.d_activation,
+                               batch_features=lambda flat: minibatch_layer(c.d_minibatch, flat, c.d_minibatch_kernels,
+                                                                           c.d_minibatch_dims))
 
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         if condition is not None:

@@ -8,7 +8,7 @@ Two architectures, as in the books:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +28,7 @@ class ConvEncoder(nn.Module):
                  strides: Sequence[int], *, heads: int = 1, batch_norm: bool = False, dropout: float | None = None,
                  leaky_slope: float = 0.3, condition_dim: int = 0, code_activation: str = "linear",
                  input_layer: nn.Module | None = None, act: str = "leaky_relu", bn_momentum: float = 0.99,
-                 bn_from_layer: int = 0):
+                 bn_from_layer: int = 0, batch_features: Callable[[int], nn.Module | None] | None = None):
         super().__init__()
         self.input_layer = input_layer or nn.Identity()  # e.g. the noise of a denoising AE
         self.conv = conv_stack(input_shape[0], filters, kernels, strides, act=act, leaky_slope=leaky_slope,
@@ -38,11 +38,16 @@ class ConvEncoder(nn.Module):
             self.shape_before_flattening = tuple(self.conv(torch.zeros(1, *input_shape)).shape[1:])
         flat = math.prod(self.shape_before_flattening)
         self.flatten = nn.Flatten()
-        self.heads = nn.ModuleList(nn.Linear(flat + condition_dim, z_dim) for _ in range(heads))
+        # features of the whole batch appended to each item's (a GAN discriminator's minibatch layer)
+        self.batch_features = batch_features(flat) if batch_features is not None else None
+        extra = self.batch_features.out_features if self.batch_features is not None else 0
+        self.heads = nn.ModuleList(nn.Linear(flat + extra + condition_dim, z_dim) for _ in range(heads))
         self.code_activation = activation(code_activation)
 
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
         h = self.flatten(self.conv(self.input_layer(x)))
+        if self.batch_features is not None:
+            h = torch.cat([h, self.batch_features(h)], 1)
         if condition is not None:
             h = torch.cat([h, condition], 1)
         outs = tuple(self.code_activation(head(h)) if len(self.heads) == 1 else head(h) for head in self.heads)
