@@ -119,7 +119,7 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     data = load_images(cfg.data, tuple(model.config.input_shape))
     trainer = make_trainer(cfg, out_dir, model, data)
     ceiling = matmul_gflops("float32")
-    from genzoo.training.trainer import fast_bf16_available
+    from genzoo.training.loop import fast_bf16_available
 
     # Without native bf16 the matmul is emulated (~1 GFLOP/s): a small, short measurement says so.
     ceiling_bf16 = (matmul_gflops("bfloat16") if fast_bf16_available(torch.device("cpu"))

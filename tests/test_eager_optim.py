@@ -16,7 +16,7 @@ import torch
 if sys.argv[1] == "dynamo-first":
     import torch._dynamo
 from genzoo.config import OptimConfig
-from genzoo.training.trainer import make_optimizer
+from genzoo.training.gradient import make_optimizer
 warnings.simplefilter("error")   # e.g. the scheduler's "lr_scheduler.step() before optimizer.step()"
 sums, hooks = {}, 0
 for name in ("adam", "adamw", "nadam", "rmsprop", "sgd"):

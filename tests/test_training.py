@@ -22,7 +22,8 @@ from genzoo.config import ConfigError
 from genzoo.data import load_images
 from genzoo.runs import config_from_recipe, load_run, prepare_model
 from genzoo.training.checkpoint import CheckpointError, latest_checkpoint
-from genzoo.training.trainer import NonFiniteLossError, make_trainer
+from genzoo.training.loop import NonFiniteLossError
+from genzoo.training.trainer import make_trainer
 
 
 def run_cli(*args: str):

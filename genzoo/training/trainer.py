@@ -12,16 +12,11 @@ from typing import Any
 from ..config import ConfigError, RunConfig
 from ..models.base import GenerativeModel
 from .distributed import DistInfo
-from .gradient import (AdversarialTrainer, GradientTrainer, SingleObjectiveTrainer, make_optimizer,
-                       model_for_sampling)
-from .loop import (NonFiniteLossError, TrainingInterrupted, TrainingLoop, fast_bf16_available, resolve_device,
-                   resolve_precision, rng_state, set_rng_state)
+from .gradient import AdversarialTrainer, SingleObjectiveTrainer
+from .loop import TrainingLoop
 from .threads import ThreadPlan
 
-__all__ = ["AdversarialTrainer", "GradientTrainer", "NonFiniteLossError", "SingleObjectiveTrainer",
-           "TrainingInterrupted", "TrainingLoop", "LOOPS", "fast_bf16_available", "make_optimizer",
-           "make_trainer", "model_for_sampling", "register_loop", "resolve_device", "resolve_precision",
-           "rng_state", "set_rng_state"]
+__all__ = ["LOOPS", "make_trainer", "register_loop"]
 
 LOOPS: dict[str, type[TrainingLoop]] = {"gradient": SingleObjectiveTrainer, "adversarial": AdversarialTrainer}
 
