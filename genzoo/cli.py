@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
+from .analysis.registry import ANALYSES as ANALYSIS_NAMES
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -278,13 +279,15 @@ def resume(run_dir: Path, epochs, max_steps, overrides, no_progress) -> None:
 @click.option("--beam", type=int, help="Question generators: beam width (1 = greedy, the book's).")
 @click.option("--threshold", type=float, help="Question generators: the tagger probability above which a word is "
                                               "part of a chosen answer (default the model's, 0.5).")
+@click.option("--truncation", type=float, help="Style-based generators: psi in [0, 1] (w = w_mean + psi (w - w_mean); "
+                                               "1 = none). BigGAN-style: the threshold t > 0 of the truncated normal z.")
 def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | None, no_ema: bool, nrow: int,
            sampler: str | None, temperature: float | None, steps: int | None, eta: float | None,
            guidance: float | None, complete: bool, start_row: int | None, mask: str | None, resample: int,
            trajectory: bool, interpolate: bool, split: str, from_buffer: bool, prompts: tuple[str, ...],
            top_k: int | None, top_p: float | None, no_kv_cache: bool, max_tokens: int | None, next_words: bool,
            interactive: bool, fill_mask: bool, answers: tuple[str, ...], beam: int | None,
-           threshold: float | None) -> None:
+           threshold: float | None, truncation: float | None) -> None:
     """Draw -n images from RUN_DIR's newest checkpoint: a labelled PNG grid and a .safetensors tensor file."""
     from .config import ConfigError
     from .paths import output_file
@@ -315,7 +318,7 @@ def sample(run_dir: Path, num: int, seed: int, out: Path | None, label: int | No
                "resample": resample, "top_k": top_k, "top_p": top_p, "kv_cache": False if no_kv_cache else None,
                "max_tokens": max_tokens,
                "prompt": prompts[0] if prompts and not tables else None, "answer": list(answers) or None,
-               "beam": beam, "threshold": threshold}
+               "beam": beam, "threshold": threshold, "truncation": truncation}
     ctx = RunContext(run_dir, use_ema=not no_ema)
     if interactive:
         from .tasks.generation import interactive_writer
@@ -354,9 +357,7 @@ def _chunk_progress(total: int):
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("what", type=click.Choice(["reconstructions", "latent-scatter", "latent-grid", "interpolate",
-                                           "arithmetic", "histograms", "nearest", "curves", "flow", "temperatures",
-                                           "attention", "positions", "answers", "all"]))
+@click.argument("what", type=click.Choice([*ANALYSIS_NAMES, "all"]))
 @click.option("--out", type=click.Path(path_type=Path),
               help="Output folder (default RUN_DIR/analysis): writes NAME.png and NAME.json per analysis.")
 @click.option("--split", default="test", show_default=True, help="Data split to analyse.")
@@ -399,8 +400,11 @@ def analyze(run_dir: Path, what: str, out: Path | None, split: str, num: int | N
 @click.option("--feature-epochs", default=5, show_default=True, help="Epochs when the feature net is trained.")
 @click.option("--limit", type=int, help="Evaluate on the first N held-out images (text: windows) only (quick checks).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--truncation", type=float, help="Truncation-trick generators: draw the samples of fid/kid/pr/is at "
+                                               "this psi or threshold; results go to RUN_DIR/eval-truncation-T.json.")
 def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: int, iwae_images: int,
-             vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int) -> None:
+             vlb_images: int, vlb_t: int, features: str, feature_epochs: int, limit: int | None, seed: int,
+             truncation: float | None) -> None:
     """Evaluate RUN_DIR under genzoo's fixed protocol and write RUN_DIR/eval.json."""
     _check_run(run_dir)
     from .metrics.evaluate import evaluate_run
@@ -408,7 +412,7 @@ def eval_cmd(run_dir: Path, metrics: str, split: str, num_samples: int, iwae_k: 
     _command_threads()
     result = evaluate_run(run_dir, metrics, split=split, num_samples=num_samples, iwae_k=iwae_k,
                           iwae_images=iwae_images, vlb_images=vlb_images, vlb_t=vlb_t, features=features, feature_epochs=feature_epochs, limit=limit,
-                          seed=seed, log=lambda m: click.echo(m, err=True))
+                          seed=seed, truncation=truncation, log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(result, indent=2))
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline data from Debian: Fashion-MNIST (the default dataset), Noto Color Emoji (the colour default), and
 # the text corpora of the ch. 6 LSTMs (fortunes, fortunes-min: % -delimited short texts; dict-devil: The
-# Devil's Dictionary).
+# Devil's Dictionary), and Unicode's emoji-test.txt (the emoji's groups: labels for the colour feature network).
 # Needs root (or sudo); without it, says what to install and carries on (--data-dir still works).
 set -u
 packages=()
@@ -10,6 +10,7 @@ packages=()
 [ -e /usr/share/games/fortunes/cookie ] || packages+=(fortunes)
 [ -e /usr/share/games/fortunes/fortunes ] || packages+=(fortunes-min)
 [ -e /usr/share/dictd/devil.dict.dz ] || packages+=(dict-devil)
+[ -e /usr/share/unicode/emoji/emoji-test.txt ] || packages+=(unicode-data)
 [ ${#packages[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "genzoo: no apt-get here; install ${packages[*]} by other means or pass --data-dir" >&2

@@ -1,14 +1,13 @@
 """Analyses of trained runs (Foster, *Generative Deep Learning* 1st ed., ch. 3-4) and image grids.
 
 ``run_analysis`` is imported lazily: the trainer imports :mod:`genzoo.analysis.grid` for its sample
-grids and should not pay for matplotlib.
+grids and should not pay for matplotlib, and the command line reads the analyses' names from
+:mod:`genzoo.analysis.registry` without importing torch.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-from .grid import make_grid, save_grid
 
 
 def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = None, split: str = "test",
@@ -19,6 +18,16 @@ def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = No
 
     return _run_analysis(run_dir, what, out_dir=out_dir, split=split, n=n, seed=seed, attribute=attribute,
                          prompt=prompt)
+
+
+def __getattr__(name: str) -> Any:
+    """``make_grid`` and ``save_grid`` on first use, so that reading :mod:`genzoo.analysis.registry` (the command
+    line's list of analyses) imports no torch."""
+    if name in ("make_grid", "save_grid"):
+        from . import grid
+
+        return getattr(grid, name)
+    raise AttributeError(name)
 
 
 __all__ = ["make_grid", "run_analysis", "save_grid"]

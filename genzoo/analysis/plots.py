@@ -259,3 +259,24 @@ def answer_probability_plot(panels: list[tuple[str, list[str], list[float], list
         ax.set_title(caption, fontsize=9, loc="left")
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def truncation_plot(rows: list[dict], path: str | Path, symbol: str, title: str) -> Path:
+    """FID (left axis) and precision/recall (right axis) against the truncation value (analysis truncation-curve)."""
+    fig = Figure(figsize=(7, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    t = [r["truncation"] for r in rows]
+    ax.plot(t, [r["fid"] for r in rows], "o-", color="tab:red", label="FID (lower is better)")
+    ax.set_xlabel(f"truncation {symbol} (right: less truncated)")
+    ax.set_ylabel("FID", color="tab:red")
+    right = ax.twinx()
+    right.plot(t, [r["precision"] for r in rows], "s--", color="tab:blue", label="precision (fidelity)")
+    right.plot(t, [r["recall"] for r in rows], "^--", color="tab:green", label="recall (diversity)")
+    right.set_ylim(0, 1)
+    right.set_ylabel("precision / recall")
+    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper center")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

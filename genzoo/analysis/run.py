@@ -28,16 +28,7 @@ from .latent import (add_vector, attribute_vector, decode_codes, encode_dataset,
 from .plots import (as_pairs_rows, attention_plot, curves_plot, density_grid, flow_figure, grid_cell_area,
                     histogram_plot, position_plot, scatter_plot)
 
-ANALYSES = ("reconstructions", "latent-scatter", "latent-grid", "interpolate", "arithmetic", "histograms",
-            "nearest", "curves", "flow", "temperatures", "attention", "positions", "answers")
-DEFAULT_N = {"reconstructions": 10, "latent-scatter": 5000, "latent-grid": 15, "interpolate": 10,
-             "arithmetic": 5, "histograms": 5000, "nearest": 8, "curves": 0, "flow": 3000, "temperatures": 3,
-             "attention": 24, "positions": 0, "answers": 3}
-# The data each analysis looks at (the others analyse images).
-MODALITIES: dict[str, tuple[str, ...]] = {"curves": ("image", "points", "tokens", "qa"), "flow": ("points",),
-                                          "temperatures": ("tokens",), "attention": ("tokens",),
-                                          "positions": ("tokens",), "answers": ("qa",)}
-POINT_ANALYSES = tuple(a for a in ANALYSES if "points" in MODALITIES.get(a, ("image",)))
+from .registry import ANALYSES, DEFAULT_N, ENTRIES, MODALITIES, POINT_ANALYSES  # noqa: F401 (re-exported)
 TEMPERATURES = (0.2, 1.0)     # Foster Fig. 6.9
 ARITHMETIC_FACTORS = [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]  # Foster's notebook 03_06
 INTERPOLATE_ROWS = 4
@@ -648,11 +639,13 @@ def answers(ctx: Context, n: int) -> dict[str, Any]:
                                                                                 JOE_BLOGGS_ANSWERS.values())]})
 
 
-_FUNCTIONS: dict[str, Callable[[Context, int], dict[str, Any]]] = {
-    "reconstructions": reconstructions, "latent-scatter": latent_scatter, "latent-grid": latent_grid_analysis,
-    "interpolate": interpolate, "arithmetic": arithmetic, "histograms": histograms, "nearest": nearest,
-    "curves": curves, "flow": flow, "temperatures": temperatures, "attention": attention, "positions": positions,
-    "answers": answers}
+def _function(name: str) -> Callable[[Context, int], dict[str, Any]]:
+    """The function of analysis ``name``, from the module its registry entry names."""
+    import importlib
+
+    entry = ENTRIES[name]
+    module = importlib.import_module(f"{__package__}.{entry.module}") if entry.module != "run" else None
+    return getattr(module, entry.function) if module else globals()[entry.function]
 
 
 def _applicable(ctx: Context, name: str) -> None:
@@ -674,7 +667,7 @@ def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = No
     name, the analyses ``skipped`` with the reason, and every file written.
     """
     run_dir = Path(run_dir)
-    if what != "all" and what not in _FUNCTIONS:
+    if what != "all" and what not in ENTRIES:
         raise ConfigError(f"unknown analysis {what!r}; choose one of {', '.join(ANALYSES)} or all")
     if n is not None and n < 1:
         raise ConfigError("-n must be >= 1")
@@ -685,13 +678,13 @@ def run_analysis(run_dir: str | Path, what: str, out_dir: str | Path | None = No
     with torch.inference_mode():
         if what != "all":
             _applicable(ctx, what)
-            return {"run": str(run_dir), **_FUNCTIONS[what](ctx, n or DEFAULT_N[what])}
+            return {"run": str(run_dir), **_function(what)(ctx, n or DEFAULT_N[what])}
         results: dict[str, Any] = {}
         skipped: dict[str, str] = {}
         for name in ANALYSES:
             try:
                 _applicable(ctx, name)
-                results[name] = _FUNCTIONS[name](ctx, n or DEFAULT_N[name])
+                results[name] = _function(name)(ctx, n or DEFAULT_N[name])
             except NotApplicable as e:
                 skipped[name] = str(e)
     files = [f for r in results.values() for f in r["files"]]

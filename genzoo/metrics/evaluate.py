@@ -34,7 +34,7 @@ from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
 from ..models.capabilities import (AsksQuestions, Capability, EvidenceBound, ExactLikelihood, FillsMask, NextToken,
-                                   Reconstructs, Samples, VariationalBound, supports, why_not)
+                                   Reconstructs, Samples, Truncates, VariationalBound, supports, why_not)
 from ..training.checkpoint import write_text_atomic
 
 ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity",
@@ -47,10 +47,12 @@ class EvalContext:
     """The run, its model and data, and the generated samples and features, computed once and shared."""
 
     def __init__(self, run_dir: Path, split: str, num_samples: int, seed: int, limit: int | None,
-                 features: str, feature_epochs: int, log: Callable[[str], None], progress: bool = True):
+                 features: str, feature_epochs: int, log: Callable[[str], None], progress: bool = True,
+                 sample_options: dict[str, Any] | None = None):
         from ..run_context import RunContext
 
         self.run_dir, self.split, self.num_samples, self.seed = Path(run_dir), split, num_samples, seed
+        self.sample_options = dict(sample_options or {})     # e.g. the truncation of a Truncates model
         self.features_kind, self.feature_epochs, self.log, self.progress = features, feature_epochs, log, progress
         self.run = RunContext(self.run_dir)
         self.cfg, self.model = self.run.cfg, self.run.model
@@ -89,7 +91,7 @@ class EvalContext:
                 for s in range(0, self.num_samples, 500):
                     n = min(500, self.num_samples - s)
                     cond = F.one_hot(torch.arange(s, s + n) % k, k).float() if k else None
-                    out.append(self.model.sample(n, generator=g, condition=cond).float().cpu())
+                    out.append(self.model.sample(n, generator=g, condition=cond, **self.sample_options).float().cpu())
                     bar.update(n)
             self._samples = torch.cat(out).clamp(0, 1)
             if not torch.isfinite(self._samples).all():
@@ -345,15 +347,27 @@ def parse_metrics(text: str) -> list[str] | None:
 def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test", num_samples: int = 10_000,
                  iwae_k: int = 64, iwae_images: int = 1000, vlb_images: int = 1000, vlb_t: int = 50,
                  features: str = "genzoo", feature_epochs: int = 5, limit: int | None = None,
-                 seed: int = 0, log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
-    """Evaluate a run; merges into and rewrites ``RUN/eval.json``; returns the new results. ``log`` gets a
-    line as each metric starts and ends; ``progress`` draws bars on stderr for the long loops."""
+                 seed: int = 0, truncation: float | None = None, log: Callable[[str], None] = print,
+                 progress: bool = True) -> dict[str, Any]:
+    """Evaluate a run; merges into and rewrites ``RUN/eval.json`` (with ``truncation``: ``RUN/eval-truncation-T.json``,
+    the sample metrics of samples drawn with the truncation trick); returns the new results. ``log`` gets a line
+    as each metric starts and ends; ``progress`` draws bars on stderr for the long loops."""
     wanted = parse_metrics(metrics)
     if vlb_images < 1 or vlb_t < 0:
         raise ConfigError("--vlb-images must be >= 1 and --vlb-t >= 0 (0 = all T terms)")
     if num_samples < 2:
         raise ConfigError("--num-samples must be >= 2")
-    ctx = EvalContext(Path(run_dir), split, num_samples, seed, limit, features, feature_epochs, log, progress)
+    sample_options = {} if truncation is None else {"truncation": truncation}
+    ctx = EvalContext(Path(run_dir), split, num_samples, seed, limit, features, feature_epochs, log, progress,
+                      sample_options)
+    if truncation is not None:
+        reason = why_not(ctx.model, Truncates)
+        if reason:
+            raise ConfigError(f"--truncation: {reason}")
+        ctx.model.check_options(sample_options)
+        if wanted and set(wanted) - set(SAMPLE_METRICS):
+            raise ConfigError(f"--truncation changes the samples only: use it with {', '.join(SAMPLE_METRICS)}")
+        wanted = wanted or list(SAMPLE_METRICS)
     names = wanted or list(ALL_METRICS)
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -372,7 +386,7 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
         results[name] = METRIC_FUNCTIONS[name](ctx, opts)
         seconds[name] = round(time.perf_counter() - t0, 2)
         log(f"{name}: {_headline(name, results[name])}  ({seconds[name]:.1f} s)")
-    out_path = ctx.run_dir / "eval.json"
+    out_path = ctx.run_dir / ("eval.json" if truncation is None else f"eval-truncation-{truncation:g}.json")
     record: dict[str, Any] = {}
     if out_path.exists():
         try:
@@ -381,7 +395,7 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
             record = {}
     record.update({"run": str(ctx.run_dir), "recipe": ctx.cfg.recipe, "family": ctx.model.family,
                    "dataset": ctx.cfg.data.name, "split": split, "held_out_items": len(ctx.data),
-                   "seed": seed})
+                   "seed": seed, **({"truncation": truncation} if truncation is not None else {})})
     record.setdefault("metrics", {}).update(results)
     record.setdefault("seconds", {}).update(seconds)
     record["skipped"] = {k: v for k, v in {**record.get("skipped", {}), **skipped}.items()

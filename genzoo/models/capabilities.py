@@ -61,6 +61,18 @@ class FromLatent(Capability):
     latent_prior: ClassVar[str] = "normal"
 
 
+class Truncates(Capability):
+    """The truncation trick: ``sample(n, *, truncation=t)`` trades diversity for fidelity. ``truncation_kind`` says
+    what ``t`` is — ``psi`` (StyleGAN, Karras et al. 2019 §3: w' = w̄ + ψ(w − w̄), ψ = 1 untruncated, 0 the mean
+    image) or ``threshold`` (BigGAN, Brock et al. 2019 §3.1: z drawn from a normal truncated to |z| < t) — and
+    ``truncation_values`` the values the truncation figure and the FID-vs-diversity curve use, from the least to
+    the most truncated."""
+
+    label = "truncation trick"
+    truncation_kind: ClassVar[str] = "psi"
+    truncation_values: ClassVar[tuple[float, ...]] = (1.0, 0.7, 0.5, 0.3, 0.0)
+
+
 class Reconstructs(Capability):
     """``reconstruct(x, condition)``: the model's reconstruction of ``x``, in [0, 1]."""
 
@@ -201,5 +213,5 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 _PROTOCOLS = _protocols()
 
 __all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Inpaints", "Interpolates", "NextToken",
-           "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "VariationalBound",
+           "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Truncates", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]
