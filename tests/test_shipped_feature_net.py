@@ -119,3 +119,28 @@ def test_the_shipped_emoji_network_classifies_the_unicode_groups_as_recorded():
     accuracy = classifier_accuracy(net.net, test, spec.data_config(cfg))
     assert abs(accuracy - net.meta["fp16_check"]["fp16"]["test_accuracy"]) < 1e-6
     assert accuracy > net.meta["test_majority_class_accuracy"] + 0.2       # well above always saying People & Body
+
+
+def test_a_run_at_another_size_uses_the_shipped_network_on_resized_images():
+    """Fashion-MNIST at 32×32 (the progressive and style-based GANs) is measured with the shipped 28×28 network:
+    generated and real 32×32 images alike are area-resized to 28×28 first, and the metrics' name says so."""
+    import torch.nn.functional as F
+
+    from genzoo.config import ConfigError
+    from genzoo.metrics.features import shipped_at_other_size
+
+    spec = spec_for(DataConfig(name="fashion-mnist"), (1, 32, 32))
+    assert load_feature_net(spec) is None or load_feature_net(spec).spec.shape == (1, 32, 32)
+    net28 = shipped_at_other_size(spec)
+    assert net28 is not None and net28.spec.shape == (1, 28, 28)
+    net = net28.resized((1, 32, 32))
+    assert "resized from 32×32 to 28×28" in net.meta["label"]
+    x = torch.rand(6, 1, 32, 32)
+    f, logits = net(x)
+    f_ref, logits_ref = net28(F.interpolate(x, size=(28, 28), mode="area"))
+    assert torch.allclose(f, f_ref) and torch.allclose(logits, logits_ref)
+    with pytest.raises(ConfigError, match="shape"):
+        net(torch.rand(2, 1, 28, 28))
+    with pytest.raises(ConfigError, match="channel"):
+        net28.resized((3, 32, 32))
+    assert get_feature_net(DataConfig(name="fashion-mnist"), (1, 32, 32), log=lambda m: None).input_shape == (1, 32, 32)

@@ -88,16 +88,39 @@ class FeatureNet:
     def num_features(self) -> int:
         return self.net.num_features
 
+    def resized(self, shape: tuple[int, int, int]) -> "FeatureNet":
+        """This network for images of ``shape`` (same channels, another size): they are resized to its size
+        before the features (area interpolation when shrinking, bilinear when enlarging), and the metrics'
+        names say so. Used when a run models a resized copy of the network's dataset (Fashion-MNIST at 32×32 for
+        the progressive and style-based GANs), so the shipped network serves instead of training another."""
+        if shape[0] != self.spec.shape[0]:
+            raise ConfigError(f"the feature network {self.spec.key} takes {self.spec.shape[0]}-channel images, "
+                              f"not {shape[0]}")
+        out = FeatureNet(self.net, self.spec, dict(self.meta))
+        out.input_shape = tuple(shape)
+        _, h, w = shape
+        out.meta["label"] = f"{self.meta['label']}, images resized from {h}×{w} to {self.spec.shape[1]}×{self.spec.shape[2]}"
+        return out
+
+    input_shape: tuple[int, int, int] | None = None    # set by resized()
+
     @torch.no_grad()
     def __call__(self, images01: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
         """Images in ``[0, 1]`` → (features ``N×128``, logits ``N×K``), float32 on the CPU."""
-        if tuple(images01.shape[1:]) != self.spec.shape:
-            raise ConfigError(f"the feature network {self.spec.key} takes images of shape {self.spec.shape}, "
+        want = self.input_shape or self.spec.shape
+        if tuple(images01.shape[1:]) != want:
+            raise ConfigError(f"the feature network {self.spec.key} takes images of shape {want}, "
                               f"got {tuple(images01.shape[1:])}")
         feats, logits = [], []
         device = next(self.net.parameters()).device
+        size = self.spec.shape[1:]
         for s in range(0, len(images01), batch_size):
-            f = self.net.features(images01[s:s + batch_size].to(device).float())
+            x = images01[s:s + batch_size].to(device).float()
+            if self.input_shape is not None:
+                shrink = x.shape[-1] > size[-1]
+                x = F.interpolate(x, size=size, mode="area" if shrink else "bilinear",
+                                  **({} if shrink else {"align_corners": False}))
+            f = self.net.features(x)
             feats.append(f.cpu())
             logits.append(self.net.logits_from_features(f).cpu())
         return torch.cat(feats), torch.cat(logits)
@@ -243,6 +266,22 @@ def shipped_feature_net(spec: FeatureNetSpec, root: Path | None = None) -> Featu
     return FeatureNet(net, spec, {**meta, "source": "shipped with genzoo"})
 
 
+def shipped_at_other_size(spec: FeatureNetSpec, root: Path | None = None) -> FeatureNet | None:
+    """A network shipped for ``spec``'s dataset and channels at another image size (everything else equal)."""
+    if os.environ.get("GENZOO_SHIPPED_FEATURE_NETS", "1") == "0":
+        return None
+    for folder in sorted((root or SHIPPED_ROOT).glob(f"{spec.dataset}-*")):
+        try:
+            shape = tuple(json.loads((folder / "meta.json").read_text())["spec"]["shape"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if shape != spec.shape and shape[0] == spec.shape[0]:
+            found = shipped_feature_net(FeatureNetSpec(**{**asdict(spec), "shape": shape}), root)
+            if found is not None:
+                return found
+    return None
+
+
 def load_feature_net(spec: FeatureNetSpec) -> FeatureNet | None:
     """The shipped network for ``spec``, else the cached one, else None (then it has to be trained)."""
     shipped = shipped_feature_net(spec)
@@ -267,6 +306,11 @@ def get_feature_net(data_cfg: DataConfig, shape: tuple[int, int, int], epochs: i
     """The cached feature network for this data and shape, training it first when there is none."""
     spec = spec_for(data_cfg, shape, epochs, seed)
     net = load_feature_net(spec)
+    if net is None:
+        other = shipped_at_other_size(spec)
+        if other is not None:
+            log(f"feature network: the shipped {other.spec.key}, on images resized from {shape[1]}×{shape[2]}")
+            return other.resized(tuple(shape))
     if net is None:
         log(f"no cached feature network {spec.key}: training the book's ch. 2 CNN on {spec.dataset} "
             f"({spec.epochs} epochs; cached for later runs)")
