@@ -456,7 +456,7 @@ def feature_net(dataset: str, data_dir: str | None, shape: str, epochs: int, ret
         raise ConfigError(f"--shape must be C,H,W (e.g. 1,28,28), got {shape!r}") from None
     cfg = DataConfig(name=dataset, data_dir=data_dir)
     spec = spec_for(cfg, (c, h, w), epochs=epochs)
-    net = None if retrain else load_feature_net(spec)
+    net = None if retrain else load_feature_net(spec, data_dir)
     if net is None:
         net = train_feature_net(spec, cfg, log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(net.meta, indent=2))

@@ -146,7 +146,9 @@ def _real(cfg, split):
 def test_feature_net_learns_and_is_cached(mini_net):
     cfg, net = mini_net
     assert net.meta["test_accuracy"] > 0.6      # 512 training images; the full set reaches ≥ 0.9
-    again = load_feature_net(net.spec)
+    again = load_feature_net(net.spec, cfg.data_dir)
+    # cached apart from a network of the same spec for the system's dataset: a fixture's net never serves real data
+    assert load_feature_net(net.spec) is None and again.folder != net.folder.parent / net.spec.key
     x = _real(cfg, "test")[:16]
     assert torch.equal(again(x)[0], net(x)[0])
     assert again.meta["key"] == net.spec.key and "BookCNN" in again.meta["label"]

@@ -66,7 +66,7 @@ def test_the_shipped_network_needs_the_exact_spec(trained, monkeypatch):
     assert shipped_feature_net(FeatureNetSpec(dataset="fashion-mnist", shape=(1, 32, 32), epochs=1)) is None
     assert shipped_feature_net(FeatureNetSpec(dataset="fashion-mnist", shape=(1, 28, 28), epochs=1, seed=1)) is None
     monkeypatch.setenv("GENZOO_SHIPPED_FEATURE_NETS", "0")                      # opt out: the cache decides
-    assert load_feature_net(spec).meta.get("source") is None
+    assert load_feature_net(spec, cfg.data_dir).meta.get("source") is None
     monkeypatch.delenv("GENZOO_SHIPPED_FEATURE_NETS")
     meta_path = root / spec.key / "meta.json"
     meta = json.loads(meta_path.read_text())

@@ -71,6 +71,15 @@ def feature_root() -> Path:
     return cache_dir() / "feature-nets"
 
 
+def cache_folder(spec: FeatureNetSpec, data_dir: str | None = None) -> Path:
+    """Where a network trained here is cached: by its spec key, and apart for data read from a ``--data-dir``
+    (a network trained on a 512-image test fixture must never serve the real dataset of the same name)."""
+    if not data_dir:
+        return feature_root() / spec.key
+    digest = hashlib.sha1(str(Path(data_dir).expanduser().resolve()).encode()).hexdigest()[:10]
+    return feature_root() / f"{spec.key}-data-{digest}"
+
+
 class FeatureNet:
     """A trained :class:`BookCNN` in eval mode with batched, fp32 feature/logit extraction."""
 
@@ -82,7 +91,9 @@ class FeatureNet:
         """Where the real data's features are cached: apart for the shipped network, so features of a
         network trained here under the same key are never mixed with it."""
         shipped = self.meta.get("source") == "shipped with genzoo"
-        return feature_root() / (self.spec.key + ("-shipped" if shipped else ""))
+        if shipped:
+            return feature_root() / (self.spec.key + "-shipped")
+        return feature_root() / self.meta.get("cache_folder", self.spec.key)
 
     @property
     def num_features(self) -> int:
@@ -235,7 +246,8 @@ def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: st
             "num_classes": num_classes, "num_features": net.num_features,
             "architecture": "Foster ch. 2 final CNN (4×[Conv k3 → BN → LeakyReLU] → Dense 128 → BN → "
                             "LeakyReLU → Dropout 0.5 → Dense)"}
-    folder = feature_root() / spec.key
+    folder = cache_folder(spec, base_cfg.data_dir)
+    meta["cache_folder"] = folder.name
     for stale in folder.glob("real-*.safetensors"):  # features of the network this one replaces
         stale.unlink(missing_ok=True)
     _save_atomic({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "weights.safetensors")
@@ -282,12 +294,13 @@ def shipped_at_other_size(spec: FeatureNetSpec, root: Path | None = None) -> Fea
     return None
 
 
-def load_feature_net(spec: FeatureNetSpec) -> FeatureNet | None:
-    """The shipped network for ``spec``, else the cached one, else None (then it has to be trained)."""
+def load_feature_net(spec: FeatureNetSpec, data_dir: str | None = None) -> FeatureNet | None:
+    """The shipped network for ``spec``, else the one cached for this data (``data_dir``), else None (then it has
+    to be trained)."""
     shipped = shipped_feature_net(spec)
     if shipped is not None:
         return shipped
-    folder = feature_root() / spec.key
+    folder = cache_folder(spec, data_dir)
     meta_path, weights = folder / "meta.json", folder / "weights.safetensors"
     if not (meta_path.exists() and weights.exists()):
         return None
@@ -305,7 +318,7 @@ def get_feature_net(data_cfg: DataConfig, shape: tuple[int, int, int], epochs: i
                     progress: bool = True, log=print) -> FeatureNet:
     """The cached feature network for this data and shape, training it first when there is none."""
     spec = spec_for(data_cfg, shape, epochs, seed)
-    net = load_feature_net(spec)
+    net = load_feature_net(spec, data_cfg.data_dir)
     if net is None:
         other = shipped_at_other_size(spec)
         if other is not None:
