@@ -61,7 +61,8 @@ def train_and_eval(model: str, dataset: str, args, cpu: int | None) -> dict:
     overrides = overrides + (GREY.get(model, []) if dataset == "fashion32" else [])
     run = args.runs / f"{model}-{dataset}"
     row = {"model": model, "dataset": dataset, "recipe": recipe, "run": str(run), "budget_cpu_minutes": args.budget}
-    if not (run / "eval.json").exists() or args.retrain:
+    trained = (run / "samples" / "final.png").exists() and not args.retrain   # a finished run is kept
+    if not trained:
         if run.exists():
             shutil.rmtree(run)
         sets = [f"--set={o}" for o in [*overrides, f"max_cpu_minutes={args.budget}", "max_steps=10000000",
@@ -72,6 +73,8 @@ def train_and_eval(model: str, dataset: str, args, cpu: int | None) -> dict:
         row["train_wall_s"] = round(time.perf_counter() - t0, 1)
         if proc.returncode != 0:
             return {**row, "error": f"train failed: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}"}
+    if not trained or not (run / "eval.json").exists() or args.reeval:
+        (run / "eval.json").unlink(missing_ok=True)
         proc = genzoo("eval", str(run), "--metrics", "fid,kid,pr", "--num-samples", str(args.samples),
                       "--split", split, cpu=cpu)
         out, err = proc.communicate()
@@ -122,7 +125,8 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=5000, help="Generated images per evaluation.")
     p.add_argument("--jobs", type=int, default=1, help="Runs at once, each pinned to its own core.")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "gan-zoo")
-    p.add_argument("--retrain", action="store_true", help="Train again even when a run has its eval.json.")
+    p.add_argument("--retrain", action="store_true", help="Train again even when a run has finished.")
+    p.add_argument("--reeval", action="store_true", help="Evaluate finished runs again.")
     p.add_argument("--no-throughput", action="store_true")
     p.add_argument("--out", type=Path)
     p.add_argument("--markdown", action="store_true")
