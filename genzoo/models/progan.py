@@ -3,7 +3,8 @@
 
 The generator and the critic grow from 4×4 to the data's size (a power of two: 32 or 64; Fashion-MNIST's 28×28 is
 resized to 32 by ``model.input_shape: [1, 32, 32]``). Each new resolution fades in: α rises from 0 to 1 over
-``fade_images`` real images, then the level trains ``stable_images`` more (:class:`~genzoo.nn.progressive.GrowthSchedule`).
+``fade_images`` real images, then the level trains ``stable_images`` more
+(:class:`~genzoo.nn.progressive.GrowthSchedule`).
 During a fade the generator blends the nearest-upsampled old to-RGB image with the new block's, the critic blends
 the average-pooled image through the old from-RGB with the new block's output, and the real images are blended
 the same way between their low-resolution and full version (:func:`~genzoo.nn.progressive.fade_reals`).

@@ -83,7 +83,8 @@ def upsample(x: Tensor, factor: int) -> Tensor:
 
 def fade_reals(x: Tensor, level: int, alpha: float, top: int) -> Tensor:
     """Real images of the top level ``top`` as the discriminator sees them at ``level``: average-pooled by
-    2^(top − level), and during a fade (α < 1) blended ``(1-α)·up(pool(x)) + α·x`` like the generator's output."""
+    2^(top − level), and during a fade (α < 1) blended ``(1-α)·up(pool(x)) + α·x`` like the generator's
+    output."""
     if top > level:
         x = F.avg_pool2d(x, 2 ** (top - level))
     if alpha < 1 and level > 0:
@@ -102,8 +103,8 @@ class _ConvAct(nn.Sequential):
 
 
 class GeneratorStem(nn.Module):
-    """z → pixel norm → dense to C×4×4 (the paper's 4×4 conv on a 1×1 input; gain √2/4 as in the official code)
-    → LeakyReLU → pixel norm → 3×3 conv → LeakyReLU → pixel norm."""
+    """z → pixel norm → dense to C×4×4 (the paper's 4×4 conv on a 1×1 input; gain √2/4 as in the official
+    code) → LeakyReLU → pixel norm → 3×3 conv → LeakyReLU → pixel norm."""
 
     def __init__(self, z_dim: int, channels: int, slope: float):
         super().__init__()
@@ -134,7 +135,8 @@ class DiscriminatorBlock(nn.Sequential):
 
 
 class DiscriminatorHead(nn.Module):
-    """The 4×4 level: minibatch stddev map → 3×3 conv → LeakyReLU → dense (the 4×4 conv) → LeakyReLU → score."""
+    """The 4×4 level: minibatch stddev map → 3×3 conv → LeakyReLU → dense (the 4×4 conv) → LeakyReLU →
+    score."""
 
     def __init__(self, channels: int, slope: float, group_size: int = 4):
         super().__init__()
@@ -189,7 +191,8 @@ class ProgressiveDiscriminator(nn.Module):
     def forward(self, x: Tensor, alpha: float = 1.0) -> Tensor:
         level = levels_for(x.shape[-1])
         if level is None or level > self.top:
-            raise ValueError(f"the discriminator takes 4·2^k images up to {resolution(self.top)} px, got {x.shape[-1]}")
+            raise ValueError(f"the discriminator takes 4·2^k px images up to {resolution(self.top)} px, "
+                             f"got {x.shape[-1]}")
         h = self.from_rgb[level](x)
         if level > 0:
             h = self.blocks[level - 1](h)

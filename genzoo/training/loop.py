@@ -363,9 +363,10 @@ class TrainingLoop:
 
     # -- samples ----------------------------------------------------------------------------------
     @torch.inference_mode()
-    def write_samples(self, name: str) -> Path | None:
+    def write_samples(self, name: str, stage: str | None = None) -> Path | None:
         """``samples/NAME.png``: ``sample_n`` samples from the same noise each time (a progress gallery), titled
-        with the step and epoch. Skipped for models that cannot sample."""
+        with the step and epoch (and the training ``stage`` it ends, if any). Skipped for models that cannot
+        sample."""
         if not self.dist.is_main or not self.cfg.sample_n or not supports(self.model, Samples):
             return None
         from ..tasks import ImageGrid, write_artifact
@@ -377,7 +378,8 @@ class TrainingLoop:
             g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
             images = sampler.sample(self.cfg.sample_n, generator=g)
             weights = ", EMA weights" if self.ema is not None else ""
-            title = (f"{self.cfg.recipe}: {self.cfg.sample_n} samples after step {self.step} "
+            stage_text = f" ({stage})" if stage else ""
+            title = (f"{self.cfg.recipe}{stage_text}: {self.cfg.sample_n} samples after step {self.step} "
                      f"(epoch {self.step / self.steps_per_epoch:.4g}{weights}), seed {self.cfg.seed}")
             art = sampler.samples_artifact(images, title=title, nrow=8)
             if isinstance(art, ImageGrid):
@@ -442,7 +444,7 @@ class TrainingLoop:
                             or self.step == end or milestone):
                         self.save(milestone)
                     if milestone:
-                        self.write_samples(milestone)
+                        self.write_samples(milestone, stage=milestone)
                 interrupted = stopped_by in _StopSignals.SIGNALS or stopped_by == "signal"
         finally:
             bar.close()
