@@ -42,7 +42,7 @@ def growth(ctx: Context, n: int) -> dict[str, Any]:
         res = native.shape[-1]
         images.append(upsample(model.to_unit(native), size // res))
         step = int(read_meta(path)["step"])
-        labels.append(f"{res}×{res}" + (f" α {alpha:.2f}" if alpha < 1 else ""))
+        labels.append(f"{res}×{res}" + (f" α {alpha:.2f}" if alpha < 1 else "") + f", step {step}")
         rows.append({"stage": name, "checkpoint": path.name, "step": step, "resolution": res, "alpha": alpha,
                      "pixel_std_across_draws": native.flatten(1).std(0).mean().item()})
     png = save_grid(torch.cat(images), ctx.path("growth"), nrow=n, scale=ctx.scale, row_labels=labels,
