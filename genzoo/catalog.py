@@ -25,6 +25,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."),
     "pixelcnn": ("genzoo.models.autoregressive",
         "An autoregressive image model: a causal network and a per-pixel output distribution."),
+    "progan": ("genzoo.models.progan",
+        "A progressively grown generator and critic with WGAN-GP + drift, equalized learning rate and pixel norm."),
     "qgen": ("genzoo.models.qgen",
         "Answer tagger and question encoder–decoder (Foster 1st ed. ch. 6), with optional attention and copying."),
     "realnvp": ("genzoo.models.realnvp",

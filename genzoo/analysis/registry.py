@@ -32,6 +32,8 @@ ENTRIES: dict[str, AnalysisEntry] = {
     "attention": AnalysisEntry("run", "attention", 24, ("tokens",)),
     "positions": AnalysisEntry("run", "positions", 0, ("tokens",)),
     "answers": AnalysisEntry("run", "answers", 3, ("qa",)),
+    "growth": AnalysisEntry("growth", "growth", 8,
+                            help="the same draws at the end of each resolution phase of a progressively grown GAN"),
     "truncation": AnalysisEntry("truncation", "truncation_grid", 6,
                                 help="rows of the same draws at each truncation value (StyleGAN's psi, BigGAN's "
                                      "threshold)"),

@@ -102,6 +102,12 @@ class GenerativeModel(nn.Module):
         """Called by the trainer before each optimizer step (``step`` counts from 0 towards ``total``): the hook
         for schedules that change during training, such as ProGAN's fade-in. Default: nothing."""
 
+    def milestone(self) -> str | None:
+        """Called by the trainer after each optimizer step: a name when that step ends a stage of training worth
+        keeping (ProGAN: the last step at a resolution). The trainer then writes a checkpoint that pruning keeps
+        (``checkpoints/*/milestone`` holds the name) and a gallery ``samples/NAME.png``. Default: None."""
+        return None
+
     # -- what tasks and analysis use (the capabilities are in genzoo.models.capabilities) ---------------
     def samples_artifact(self, samples: Tensor, *, title: str | None = None, nrow: int = 8,
                          shown: int | None = None):

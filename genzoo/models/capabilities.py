@@ -73,6 +73,14 @@ class Truncates(Capability):
     truncation_values: ClassVar[tuple[float, ...]] = (1.0, 0.7, 0.5, 0.3, 0.0)
 
 
+class Grows(Capability):
+    """A progressively grown generator (Karras et al. 2018): ``growth_resolutions`` lists the resolutions it grows
+    through (4, 8, …, the data's size), ``trained_phase()`` returns the (level, α) of the last step trained, and
+    ``generate_at(z, level, alpha)`` the model-space images of that phase at its own resolution."""
+
+    label = "progressive growing"
+
+
 class Reconstructs(Capability):
     """``reconstruct(x, condition)``: the model's reconstruction of ``x``, in [0, 1]."""
 
@@ -212,6 +220,6 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Inpaints", "Interpolates", "NextToken",
+__all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "NextToken",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Truncates", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # torch is imported where tensors are read or written: findin
     from ..config import RunConfig
 
 
+MILESTONE = "milestone"   # file naming the stage a kept checkpoint ends
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, or belongs to another model."""
 
@@ -59,9 +62,12 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def save_checkpoint(run_dir: Path, step: int, model: nn.Module, state: dict[str, Any], meta: dict[str, Any],
-                    ema: nn.Module | None = None, keep: int = 2, texts: dict[str, str] | None = None) -> Path:
+                    ema: nn.Module | None = None, keep: int = 2, texts: dict[str, str] | None = None,
+                    milestone: str | None = None) -> Path:
     """Write checkpoint ``step`` into ``run_dir/checkpoints`` and keep only the ``keep`` newest. ``texts`` are
-    extra small files written with it (the run's config, so a lost or corrupt ``config.yaml`` can be restored)."""
+    extra small files written with it (the run's config, so a lost or corrupt ``config.yaml`` can be restored).
+    A ``milestone`` checkpoint (the end of a training stage, see ``GenerativeModel.milestone``) holds its name in
+    a ``milestone`` file and is never pruned."""
     import torch
     from safetensors.torch import save_file
 
@@ -81,6 +87,8 @@ def save_checkpoint(run_dir: Path, step: int, model: nn.Module, state: dict[str,
     (tmp / "meta.json").write_text(json.dumps(info, indent=2))
     for filename, text in (texts or {}).items():
         (tmp / filename).write_text(text)
+    if milestone:
+        (tmp / MILESTONE).write_text(milestone + "\n")
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
@@ -94,11 +102,18 @@ def save_checkpoint(run_dir: Path, step: int, model: nn.Module, state: dict[str,
 
 
 def _prune(root: Path, keep: int) -> None:
-    steps = sorted(p for p in root.glob("step-*") if p.is_dir())
+    steps = sorted(p for p in root.glob("step-*") if p.is_dir() and not (p / MILESTONE).exists())
     for old in steps[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     for stale in root.glob(".tmp-*"):  # left by a run killed while writing
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def milestone_checkpoints(run_dir: Path) -> list[tuple[str, Path]]:
+    """The kept milestone checkpoints of a run, oldest first, with their names."""
+    root = Path(run_dir) / "checkpoints"
+    return [((p / MILESTONE).read_text().strip(), p) for p in sorted(root.glob("step-*"))
+            if (p / MILESTONE).exists() and (p / "meta.json").exists()]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -253,8 +253,8 @@ class TrainingLoop:
         return {"wall_s": self._elapsed["wall_s"] + time.perf_counter() - self._t0,
                 "cpu_s": self._elapsed["cpu_s"] + time.process_time() - self._cpu0}
 
-    def save(self) -> Path | None:
-        """Checkpoint now (after the NaN guard has seen every step so far)."""
+    def save(self, milestone: str | None = None) -> Path | None:
+        """Checkpoint now (after the NaN guard has seen every step so far); a ``milestone`` one is kept."""
         self._flush_metrics()
         self.dist.average_buffers(self.model)
         finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
@@ -266,7 +266,8 @@ class TrainingLoop:
             meta = {"family": self.model.family, "recipe": self.cfg.recipe, "epoch": self.epochs_done}
             path = save_checkpoint(self.run_dir, self.step, self.model, state, meta, self.ema,
                                    self.cfg.keep_checkpoints, texts={"config.yaml": config_text(self.cfg),
-                                                                     "data_spec.json": self._spec_text})
+                                                                     "data_spec.json": self._spec_text},
+                                   milestone=milestone)
             self._last_good_ckpt = path
         self.dist.barrier()
         return path
@@ -362,9 +363,10 @@ class TrainingLoop:
 
     # -- samples ----------------------------------------------------------------------------------
     @torch.inference_mode()
-    def write_samples(self, name: str) -> Path | None:
+    def write_samples(self, name: str, stage: str | None = None) -> Path | None:
         """``samples/NAME.png``: ``sample_n`` samples from the same noise each time (a progress gallery), titled
-        with the step and epoch. Skipped for models that cannot sample."""
+        with the step and epoch (and the training ``stage`` it ends, if any). Skipped for models that cannot
+        sample."""
         if not self.dist.is_main or not self.cfg.sample_n or not supports(self.model, Samples):
             return None
         from ..tasks import ImageGrid, write_artifact
@@ -376,7 +378,8 @@ class TrainingLoop:
             g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
             images = sampler.sample(self.cfg.sample_n, generator=g)
             weights = ", EMA weights" if self.ema is not None else ""
-            title = (f"{self.cfg.recipe}: {self.cfg.sample_n} samples after step {self.step} "
+            stage_text = f" ({stage})" if stage else ""
+            title = (f"{self.cfg.recipe}{stage_text}: {self.cfg.sample_n} samples after step {self.step} "
                      f"(epoch {self.step / self.steps_per_epoch:.4g}{weights}), seed {self.cfg.seed}")
             art = sampler.samples_artifact(images, title=title, nrow=8)
             if isinstance(art, ImageGrid):
@@ -436,9 +439,12 @@ class TrainingLoop:
                         self.on_epoch_end()
                         if cfg.sample_every_epoch and reason is None:
                             self.write_samples(f"epoch-{self.epochs_done:04d}")
+                    milestone = self.model.milestone()
                     if ((epoch_end and cfg.checkpoint_every_epoch) or self.step % cfg.checkpoint_every == 0
-                            or self.step == end):
-                        self.save()
+                            or self.step == end or milestone):
+                        self.save(milestone)
+                    if milestone:
+                        self.write_samples(milestone, stage=milestone)
                 interrupted = stopped_by in _StopSignals.SIGNALS or stopped_by == "signal"
         finally:
             bar.close()
