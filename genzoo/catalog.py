@@ -55,7 +55,8 @@ DATASETS: dict[str, tuple[str, str]] = {
     "devils-dictionary": ("genzoo.data.tokens",
         "Ambrose Bierce's The Devil's Dictionary, one entry per story (Debian dict-devil)"),
     "emoji": ("genzoo.data.emoji",
-        "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default (Debian fonts-noto-color-emoji)"),
+        "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default, labelled by their 10 Unicode groups "
+        "(Debian fonts-noto-color-emoji, unicode-data)"),
     "fashion-mnist": ("genzoo.data.mnist",
         "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
     "fortunes": ("genzoo.data.tokens",
