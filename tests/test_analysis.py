@@ -361,7 +361,8 @@ def test_generator_only_models_skip_encoder_analyses(runs, tmp_path, monkeypatch
     stub = _StubGAN().eval()
     monkeypatch.setattr(analysis_run.Context, "model", property(lambda self: stub))
     result = run_analysis(runs["vae"], "all", out_dir=tmp_path, n=6)
-    other_data = {"flow", "temperatures", "attention", "positions", "answers", "truncation", "truncation-curve"}
+    other_data = {"flow", "temperatures", "attention", "positions", "answers", "truncation", "truncation-curve",
+                  "style-mixing", "noise-effect", "style-interpolation"}
     assert set(result["skipped"]) == {"reconstructions", "latent-scatter", "arithmetic", "histograms", *other_data}
     assert all("encoder" in why for name, why in result["skipped"].items() if name not in other_data)
     r = result["results"]
