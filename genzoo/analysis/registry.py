@@ -39,6 +39,15 @@ ENTRIES: dict[str, AnalysisEntry] = {
                                      "threshold)"),
     "truncation-curve": AnalysisEntry("truncation", "truncation_curve", 2000,
                                       help="FID, precision and recall of -n samples at each truncation value"),
+    "style-mixing": AnalysisEntry("style", "style_mixing", 5,
+                                  help="sources A (columns) with the coarse, middle or fine styles of sources B (rows), "
+                                       "StyleGAN Fig. 3"),
+    "noise-effect": AnalysisEntry("style", "noise_effect", 4,
+                                  help="fixed w per row with re-drawn noise, and the per-pixel std over 100 noise "
+                                       "draws (StyleGAN Fig. 4)"),
+    "style-interpolation": AnalysisEntry("style", "style_interpolation", 4,
+                                         help="the same endpoints interpolated in Z and in W, with a pixel-space "
+                                              "perceptual path length for each"),
 }
 
 ANALYSES: tuple[str, ...] = tuple(ENTRIES)

@@ -81,6 +81,18 @@ class Grows(Capability):
     label = "progressive growing"
 
 
+class MixesStyles(Capability):
+    """A style-based generator (Karras et al. 2019, §2-3): ``mapping(z)`` gives w ``[N, w_dim]``;
+    ``synthesize(ws, *, noise)`` gives images in [0, 1] from per-layer styles ``ws`` ``[N, num_styles, w_dim]``
+    and per-layer noise maps (``noise_inputs(n, generator=)``; None draws fresh noise); ``truncate(ws, psi)``
+    moves styles towards the tracked mean w̄; ``style_resolutions[i]`` is the resolution style ``i`` acts at
+    (coarse / middle / fine styles of the style-mixing figure)."""
+
+    label = "style mixing (mapping network and per-layer styles)"
+    num_styles: int
+    style_resolutions: tuple[int, ...]
+
+
 class Reconstructs(Capability):
     """``reconstruct(x, condition)``: the model's reconstruction of ``x``, in [0, 1]."""
 
@@ -220,6 +232,7 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "NextToken",
+__all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "MixesStyles",
+           "NextToken",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Truncates", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]
