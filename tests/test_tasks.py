@@ -13,7 +13,7 @@ import torch
 from genzoo import cli as cli_module
 from genzoo.config import ConfigError
 from genzoo.models import model_families
-from genzoo.models.capabilities import (AsksQuestions, Attends, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
+from genzoo.models.capabilities import (AsksQuestions, Attends, Grows, MixesStyles, Truncates, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
                                         Interpolates, NextToken, Reconstructs, ReplayBuffer, Samples, Trajectories,
                                         VariationalBound, accepted_options, declared)
 from genzoo.run_context import RunContext
@@ -33,6 +33,8 @@ EXPECTED = {
     "realnvp": {Samples, ExactLikelihood}, "realnvp-points": {Samples, ExactLikelihood},
     "lstm": {Samples, NextToken}, "gpt": {Samples, NextToken, Attends}, "bert": {FillsMask},
     "qgen": {AsksQuestions},
+    "progan": {Samples, FromLatent, Grows},
+    "stylegan": {Samples, FromLatent, Truncates, MixesStyles}, "stylegan2": {Samples, FromLatent, Truncates, MixesStyles},
 }
 
 
