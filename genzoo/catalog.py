@@ -13,6 +13,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
         ' seen in training (the book\'s "new exhibition", Fig. 3.3).'),
     "bert": ("genzoo.models.bert",
         "BERT-style masked language model: a bidirectional Transformer encoder over word or character tokens."),
+    "biggan": ("genzoo.models.biggan",
+        "SAGAN + BigGAN's class-conditional BN with shared embedding, hierarchical z, orthogonal regularisation,"
+        " projection discriminator and truncated-normal sampling (``biggan``)."),
     "diffusion": ("genzoo.models.diffusion",
         "A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."),
     "ebm": ("genzoo.models.ebm",
@@ -31,6 +34,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "RealNVP normalising flow: exact (dequantised) log-likelihood and sampling with temperature."),
     "realnvp-points": ("genzoo.models.realnvp_points",
         "RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."),
+    "sagan": ("genzoo.models.sagan",
+        "Self-attention GAN with spectral norm on G and D, hinge loss; unconditional (``sagan``)."),
     "vae": ("genzoo.models.vae",
         "VAE with a diagonal-Gaussian posterior; conditional when `num_classes`/`num_attributes` > 0."),
     "wgan": ("genzoo.models.wgan",

@@ -32,6 +32,9 @@ ENTRIES: dict[str, AnalysisEntry] = {
     "attention": AnalysisEntry("run", "attention", 24, ("tokens",)),
     "positions": AnalysisEntry("run", "positions", 0, ("tokens",)),
     "answers": AnalysisEntry("run", "answers", 3, ("qa",)),
+    "attention-maps": AnalysisEntry("attention_maps", "attention_maps", 4,
+                                    help="where a generator's self-attention looks from a few query pixels (SAGAN "
+                                         "Fig. 1/5)"),
     "truncation": AnalysisEntry("truncation", "truncation_grid", 6,
                                 help="rows of the same draws at each truncation value (StyleGAN's psi, BigGAN's "
                                      "threshold)"),

@@ -1,5 +1,5 @@
 """Model families. Importing this package registers every family with the model registry."""
-from . import autoencoder, autoregressive, bert, diffusion, ebm, gan, gpt, qgen, realnvp, realnvp_points, text, vae, wgan  # noqa: F401
+from . import autoencoder, autoregressive, bert, biggan, diffusion, ebm, gan, gpt, qgen, realnvp, realnvp_points, sagan, text, vae, wgan  # noqa: F401
 from .base import (AdversarialModel, ArrayModel, ArrayModelConfig, GenerativeModel, ModelConfig, build_model,
                    model_families, register_model)
 
