@@ -18,8 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-REPRODUCE = ("GENZOO_SHIPPED_FEATURE_NETS=0 genzoo feature-net --dataset fashion-mnist --shape 1,28,28 "
-             "--epochs 5 --retrain && python scripts/ship_feature_net.py")
+
+
+def reproduce(dataset: str, shape: str, epochs: int) -> str:
+    """The commands that rebuild the shipped network."""
+    return (f"GENZOO_SHIPPED_FEATURE_NETS=0 genzoo feature-net --dataset {dataset} --shape {shape} --epochs {epochs} "
+            f"--retrain && python scripts/ship_feature_net.py --dataset {dataset} --shape {shape} --epochs {epochs}")
 
 
 def main() -> None:
@@ -89,7 +93,7 @@ def main() -> None:
     folder = SHIPPED_ROOT / spec.key
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in half.items()}, str(folder / "weights.safetensors"))
-    shipped = {**meta, "storage": "fp16 weights (run in fp32)", "fp16_check": check, "reproduce": REPRODUCE,
+    shipped = {**meta, "storage": "fp16 weights (run in fp32)", "fp16_check": check, "reproduce": reproduce(args.dataset, args.shape, args.epochs),
                "parameters": sum(p.numel() for p in net_of(full).net.parameters())}
     if args.train_cpu_seconds:
         shipped["train_cpu_seconds"] = args.train_cpu_seconds

@@ -114,7 +114,6 @@ def test_emoji_32px_white_background_and_cache():
     assert len(train) + len(test) == 3926
     assert len(test) == 3926 // 10  # every 10th glyph
     assert train.images.shape[1:] == (3, 32, 32) and train.images.dtype == torch.uint8
-    assert train.labels is None and train.class_names is None
     assert len(train.meta["glyph_names"]) == len(train)
     # Transparent corners become pure white; only the four hair-component glyphs (U+1F9B0..U+1F9B3)
     # draw a dashed frame out to the bitmap's edge.
@@ -128,6 +127,45 @@ def test_emoji_32px_white_background_and_cache():
     assert second < max(1.0, first / 3)  # the second read comes from the cache
     grey = read("emoji", image_size=32, split="test", channels=1)
     assert grey.images.shape == (len(test), 1, 32, 32)
+
+
+EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
+
+
+@pytest.mark.skipif(not (NOTO.exists() and EMOJI_TEST.exists()), reason="fonts-noto-color-emoji or unicode-data missing")
+def test_emoji_are_labelled_by_their_unicode_groups():
+    train, test = read("emoji", image_size=32), read("emoji", image_size=32, split="test")
+    assert train.class_names == test.class_names and len(train.class_names) == 10
+    assert train.class_names[:2] == ["Smileys & Emotion", "People & Body"] and train.class_names[-1] == "Flags"
+    group = {n: train.class_names[k] for d in (train, test) for n, k in zip(d.meta["glyph_names"], d.labels.tolist())}
+    assert group["u1F600"] == "Smileys & Emotion"          # grinning face: a single code point in the cmap
+    assert group["u1F415"] == "Animals & Nature"           # dog
+    assert group["u1F355"] == "Food & Drink"               # pizza
+    # ligature glyphs (named glyphNNNNN by the font) are reached through GSUB: flags and skin tones
+    counts = torch.bincount(torch.cat([train.labels, test.labels]), minlength=10)
+    assert counts[train.class_names.index("Flags")] > 250        # 258 country flags and the subdivision flags
+    assert counts[train.class_names.index("People & Body")] > 1500   # skin-tone and gender variants included
+    assert counts.sum() == 3926 and (counts > 0).all()
+
+
+def test_emoji_groups_fall_back_to_the_base_emoji():
+    from genzoo.data.emoji_groups import group_of
+
+    listed = {(0x1F3C3,): "People & Body", (0x1F1EB, 0x1F1F7): "Flags", (0x2764,): "Smileys & Emotion"}
+    assert group_of((0x1F3C3, 0x1F3FD, 0x200D, 0x2640, 0xFE0F), listed) == "People & Body"   # skin tone + gender
+    assert group_of((0x1F1EB, 0x1F1F7), listed) == "Flags"
+    assert group_of((0x2764, 0xFE0F), listed) == "Smileys & Emotion"                         # variation selector
+    assert group_of((0x31, 0x20E3), listed) == "Component"                                   # nothing listed
+
+
+@pytest.mark.skipif(not NOTO.exists(), reason="fonts-noto-color-emoji is not installed")
+def test_emoji_without_the_unicode_groups_file_are_unlabelled_and_say_how_to_label(tmp_path, monkeypatch):
+    from genzoo.data import emoji_groups
+
+    (tmp_path / "NotoColorEmoji.ttf").symlink_to(NOTO)
+    monkeypatch.setattr(emoji_groups, "SYSTEM_DIRS", [str(tmp_path / "nowhere")])
+    data = read("emoji", data_dir=str(tmp_path), image_size=32, split="test")
+    assert data.labels is None and "unicode-data" in data.meta["labels_hint"]
 
 
 def test_emoji_corrupt_font_names_file(tmp_path):

@@ -100,3 +100,22 @@ def test_the_fashion_mnist_network_ships_with_the_package():
     package_data = re.search(r"\[tool\.setuptools\.package-data\]\s*genzoo = \[(.*)\]",
                              (ROOT / "pyproject.toml").read_text()).group(1)
     assert '"assets/feature-nets/*/*.json"' in package_data and '"assets/feature-nets/*/*.safetensors"' in package_data
+
+
+NOTO = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
+
+
+@pytest.mark.skipif(not (NOTO.exists() and EMOJI_TEST.exists()), reason="fonts-noto-color-emoji or unicode-data missing")
+def test_the_shipped_emoji_network_classifies_the_unicode_groups_as_recorded():
+    from genzoo.data import load_images
+    from genzoo.metrics.features import classifier_accuracy, load_feature_net, spec_for
+
+    cfg = DataConfig(name="emoji")
+    spec = spec_for(cfg, (3, 32, 32))
+    net = load_feature_net(spec)
+    assert net is not None and net.meta["source"] == "shipped with genzoo" and net.meta["num_classes"] == 10
+    test = load_images(spec.data_config(cfg), spec.shape, split="test")
+    accuracy = classifier_accuracy(net.net, test, spec.data_config(cfg))
+    assert abs(accuracy - net.meta["fp16_check"]["fp16"]["test_accuracy"]) < 1e-6
+    assert accuracy > net.meta["test_majority_class_accuracy"] + 0.2       # well above always saying People & Body

@@ -16,6 +16,8 @@ from PIL import Image
 from . import transforms as T
 from .folders import (cache_path, decode_all, file_stamp, flatten, load_cache, open_image, pad_square,
                       path_key, save_cache, to_array)
+from .emoji_groups import INSTALL_HINT as INSTALL_GROUPS_HINT
+from .emoji_groups import emoji_labels
 from .registry import DataRequest, register_dataset, search_dirs
 from .types import DataError, ImageSet
 
@@ -89,16 +91,17 @@ def load_emoji_array(font: Path, size: int) -> tuple[np.ndarray, list[str]]:
     return images, names
 
 
-@register_dataset("emoji", "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default "
-                  "(Debian fonts-noto-color-emoji)", (3, DEFAULT_SIZE, DEFAULT_SIZE))
+@register_dataset("emoji", "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default, labelled by their "
+                  "10 Unicode groups (Debian fonts-noto-color-emoji, unicode-data)", (3, DEFAULT_SIZE, DEFAULT_SIZE))
 def emoji(request: DataRequest) -> ImageSet:
     """The 3,926 Noto Color Emoji bitmaps as RGB (or grey with ``channels=1``) images on white.
 
     ``request.image_size`` (32, 64 or 128 are typical; default 64) sets the size; each size is
     decoded once (a couple of seconds) and cached as ``.npz`` under ``cache_dir()/emoji``.
     Splits: ``"test"`` is a deterministic held-out 10% — every 10th glyph in font order
-    (indices 9, 19, 29, ...) — and ``"train"`` the other 90%. There are no labels; the glyph names
-    (e.g. ``u1F600``) of the returned images are in ``meta["glyph_names"]``.
+    (indices 9, 19, 29, ...) — and ``"train"`` the other 90%. The labels are the glyphs' Unicode emoji groups
+    (10 classes, :mod:`genzoo.data.emoji_groups`) when Unicode's ``emoji-test.txt`` is installed (``unicode-data``),
+    otherwise there are none; the glyph names (e.g. ``u1F600``) are in ``meta["glyph_names"]``.
     """
     if request.split not in ("train", "test"):
         raise DataError(f"emoji: unknown split {request.split!r}; use train or test")
@@ -112,5 +115,11 @@ def emoji(request: DataRequest) -> ImageSet:
     x = torch.from_numpy(np.ascontiguousarray(images[keep]))
     if request.channels:
         x = T.to_channels(x, request.channels)
-    return ImageSet(x, source=f"emoji:{request.split} ({font})",
-                    meta={"glyph_names": [n for n, k in zip(names, keep) if k]})
+    meta = {"glyph_names": [n for n, k in zip(names, keep) if k]}
+    groups = emoji_labels(font, names, request)
+    if groups is None:
+        meta["labels_hint"] = INSTALL_GROUPS_HINT
+        return ImageSet(x, source=f"emoji:{request.split} ({font})", meta=meta)
+    labels, group_names = groups
+    return ImageSet(x, labels=torch.from_numpy(labels[keep]), class_names=group_names,
+                    source=f"emoji:{request.split} ({font})", meta=meta)

@@ -133,14 +133,24 @@ def _save_atomic(tensors: dict[str, Tensor], path: Path) -> None:
 
 
 @torch.no_grad()
-def classifier_accuracy(net: BookCNN, data: ImageSet, data_cfg: DataConfig, batch_size: int = 1000) -> float:
+def classifier_predictions(net: BookCNN, data: ImageSet, data_cfg: DataConfig, batch_size: int = 1000) -> Tensor:
     net.eval()
-    correct = 0
+    out = []
     for s in range(0, len(data), batch_size):
         index = torch.arange(s, min(s + batch_size, len(data)))
-        batch = make_batch(data, index, data_cfg, "01", torch.device("cpu"))
-        correct += (net(batch.x).argmax(1) == batch.y).sum().item()
-    return correct / len(data)
+        out.append(net(make_batch(data, index, data_cfg, "01", torch.device("cpu")).x).argmax(1))
+    return torch.cat(out)
+
+
+def classifier_accuracy(net: BookCNN, data: ImageSet, data_cfg: DataConfig, batch_size: int = 1000) -> float:
+    return (classifier_predictions(net, data, data_cfg, batch_size) == data.labels).float().mean().item()
+
+
+def per_class_accuracy(predicted: Tensor, labels: Tensor, num_classes: int) -> list[float | None]:
+    """The accuracy on each class's test images (None for a class with none): their mean is the balanced
+    accuracy, the honest figure for imbalanced sets such as the emoji groups (half are People & Body)."""
+    return [None if not (labels == k).any() else (predicted[labels == k] == k).float().mean().item()
+            for k in range(num_classes)]
 
 
 def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: str = "test",
@@ -153,7 +163,8 @@ def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: st
     if train.labels is None:
         raise ConfigError(f"dataset {spec.dataset!r} has no class labels, so genzoo cannot train its feature "
                           f"network on it; sample-quality metrics for it need --features inception (with the "
-                          f"weights file) or a labelled dataset of the same shape")
+                          f"weights file) or a labelled dataset of the same shape"
+                          + (f"; {train.meta['labels_hint']}" if train.meta.get("labels_hint") else ""))
     test = load_images(data_cfg, spec.shape, split=test_split)
     num_classes = max(train.num_classes or 0, int(train.labels.max()) + 1)
     torch.manual_seed(spec.seed)
@@ -187,9 +198,16 @@ def train_feature_net(spec: FeatureNetSpec, base_cfg: DataConfig, test_split: st
             epoch_loss.zero_(), epoch_correct.zero_()
             epoch_seen = 0
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    accuracy = classifier_accuracy(net, test, data_cfg)
+    predicted = classifier_predictions(net, test, data_cfg)
+    accuracy = (predicted == test.labels).float().mean().item()
+    per_class = per_class_accuracy(predicted, test.labels, num_classes)
+    present = [a for a in per_class if a is not None]
+    majority = torch.bincount(test.labels, minlength=num_classes).max().item() / len(test)
     meta = {"spec": asdict(spec), "key": spec.key, "label": spec.label, "test_split": test_split,
-            "test_accuracy": accuracy, "test_images": len(test), "train_images": len(train),
+            "test_accuracy": accuracy, "test_balanced_accuracy": sum(present) / len(present),
+            "test_majority_class_accuracy": majority,
+            "test_accuracy_per_class": dict(zip(test.class_names or [str(k) for k in range(num_classes)], per_class)),
+            "test_images": len(test), "train_images": len(train),
             "mean_train_loss": (running / max(steps, 1)).item(), "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1),
             "num_classes": num_classes, "num_features": net.num_features,
             "architecture": "Foster ch. 2 final CNN (4×[Conv k3 → BN → LeakyReLU] → Dense 128 → BN → "
