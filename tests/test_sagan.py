@@ -110,6 +110,9 @@ def test_truncated_z_is_a_normal_restricted_to_the_threshold(threshold):
     assert z.var().item() == pytest.approx(var, rel=0.03)
     again = truncated_normal((4000, 25), threshold, torch.Generator().manual_seed(0))
     assert torch.equal(z, again)
+    plain = torch.randn(4000, 25, generator=torch.Generator().manual_seed(0))
+    inside = plain.abs() < threshold                                        # values inside are kept, not redrawn
+    assert torch.equal(z[inside], plain[inside])
     with pytest.raises(ConfigError, match="> 0"):
         truncated_normal((2,), 0.0)
 
@@ -179,7 +182,8 @@ def test_bad_configs_name_the_cause(recipe, changes, match):
 def test_recipes_parameter_counts():
     from genzoo.nn.summary import count_params
 
-    for recipe, d, g in (("sagan-fashion", 216_226, 731_202), ("biggan-fashion", 216_866, 597_186)):
+    for recipe, d, g in (("sagan-fashion", 216_226, 731_202), ("biggan-fashion", 216_866, 597_186),
+                         ("sagan-emoji32", 216_866, 731_780), ("biggan-emoji32", 217_506, 597_764)):
         model = model_of(recipe)
         assert count_params(model.discriminator)[0] == d and count_params(model.generator)[0] == g
 

@@ -57,25 +57,30 @@ class BigGANConfig(SAGANConfig):
 
 def truncated_normal(shape: tuple[int, ...], threshold: float, generator: torch.Generator | None = None,
                      device: torch.device | str = "cpu") -> Tensor:
-    """N(0, 1) values restricted to (−threshold, threshold), by resampling the values outside (BigGAN §3.1).
+    """N(0, 1) values restricted to (−threshold, threshold): a normal draw whose values outside are resampled
+    (BigGAN §3.1), so the values already inside are those of the untruncated draw from the same generator state
+    (rows of the truncation figure stay the same draws where they can).
 
-    Vectorised rejection: each round draws enough candidates for the values still missing at the acceptance rate
-    erf(t/√2) (×1.5 + 16), keeps those inside and fills the missing places in order, so even t = 0.04 (3 % accepted)
-    takes a couple of rounds; the accepted values are distributed exactly as N(0, 1) given |z| < t.
+    The resampling is vectorised rejection: each round draws enough candidates for the values still outside at the
+    acceptance rate erf(t/√2) (×1.5 + 16) and puts the accepted ones in their places in order, so even t = 0.04
+    (3 % accepted) takes a couple of rounds; the result is distributed exactly as N(0, 1) given |z| < t.
     """
     if threshold <= 0:
         raise ConfigError(f"the truncation threshold must be > 0, got {threshold}")
     gdev = generator.device if generator is not None else device
-    total = math.prod(shape)
+    z = torch.randn(math.prod(shape), generator=generator, device=gdev)
+    outside = (z.abs() >= threshold).nonzero().squeeze(1)
     rate = math.erf(threshold / math.sqrt(2))
-    out, filled = [], 0
-    while filled < total:
-        need = total - filled
+    fresh, filled = [], 0
+    while filled < outside.numel():
+        need = outside.numel() - filled
         cand = torch.randn(int(need / rate * 1.5) + 16, generator=generator, device=gdev)
         kept = cand[cand.abs() < threshold][:need]
-        out.append(kept)
+        fresh.append(kept)
         filled += kept.numel()
-    return torch.cat(out).view(shape).to(device)
+    if fresh:
+        z[outside] = torch.cat(fresh)
+    return z.view(shape).to(device)
 
 
 @register_model
@@ -86,7 +91,7 @@ class BigGAN(SAGAN, Truncates):
     family = "biggan"
     config_class = BigGANConfig
     truncation_kind = "threshold"
-    truncation_values = (2.0, 1.0, 0.5, 0.04)    # the book's thresholds (Foster 1st ed. §9); untruncated is truncation=None
+    truncation_values = (2.0, 1.0, 0.5, 0.04)    # the book's thresholds (Foster 1st ed. §9); untruncated: None
 
     def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None,
               truncation: float | None = None) -> Tensor:

@@ -80,7 +80,8 @@ class SAGANConfig(ArrayModelConfig):
                               f"need one positive width and one true/false per down-block")
         sizes_g = [4 * 2 ** (i + 1) for i in range(self.g_blocks)]
         sizes_d = self.d_resolutions()
-        for name, wanted, have in (("g_attention", self.g_attention, sizes_g), ("d_attention", self.d_attention, sizes_d)):
+        for name, wanted, have in (("g_attention", self.g_attention, sizes_g),
+                                   ("d_attention", self.d_attention, sizes_d)):
             bad = [r for r in wanted if r not in have]
             if bad:
                 raise ConfigError(f"model.{name}: no block outputs {bad} px (the blocks output {have}); choose "
@@ -101,9 +102,10 @@ class SAGANConfig(ArrayModelConfig):
         if self.z_dim < 1:
             raise ConfigError("model.z_dim must be >= 1")
         if self.hierarchical_z and self.z_dim % (self.g_blocks + 1):
-            raise ConfigError(f"model.hierarchical_z splits z into {self.g_blocks + 1} equal chunks (the dense layer "
-                              f"and {self.g_blocks} blocks), but model.z_dim {self.z_dim} is not divisible by "
-                              f"{self.g_blocks + 1}: use e.g. {(self.z_dim // (self.g_blocks + 1) + 1) * (self.g_blocks + 1)}")
+            slots = self.g_blocks + 1
+            raise ConfigError(f"model.hierarchical_z splits z into {slots} equal chunks (the dense layer and "
+                              f"{self.g_blocks} blocks), but model.z_dim {self.z_dim} is not divisible by {slots}: "
+                              f"use e.g. {(self.z_dim // slots + 1) * slots}")
         if self.num_attributes:
             raise ConfigError("SAGAN/BigGAN condition on class labels (model.num_classes), not attributes")
         if (self.shared_dim or self.projection) and not self.num_classes:
