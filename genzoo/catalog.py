@@ -15,7 +15,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "BERT-style masked language model: a bidirectional Transformer encoder over word or character tokens."),
     "biggan": ("genzoo.models.biggan",
         "SAGAN + BigGAN's class-conditional BN with shared embedding, hierarchical z, orthogonal regularisation,"
-        " projection discriminator and truncated-normal sampling (``biggan``)."),
+        " projection discriminator and truncated-normal sampling (`biggan`)."),
     "diffusion": ("genzoo.models.diffusion",
         "A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."),
     "ebm": ("genzoo.models.ebm",
@@ -35,7 +35,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "realnvp-points": ("genzoo.models.realnvp_points",
         "RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."),
     "sagan": ("genzoo.models.sagan",
-        "Self-attention GAN with spectral norm on G and D, hinge loss; unconditional (``sagan``)."),
+        "Self-attention GAN with spectral norm on G and D, hinge loss; unconditional (`sagan`)."),
     "vae": ("genzoo.models.vae",
         "VAE with a diagonal-Gaussian posterior; conditional when `num_classes`/`num_attributes` > 0."),
     "wgan": ("genzoo.models.wgan",
