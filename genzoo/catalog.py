@@ -13,6 +13,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
         ' seen in training (the book\'s "new exhibition", Fig. 3.3).'),
     "bert": ("genzoo.models.bert",
         "BERT-style masked language model: a bidirectional Transformer encoder over word or character tokens."),
+    "biggan": ("genzoo.models.biggan",
+        "SAGAN + BigGAN's class-conditional BN with shared embedding, hierarchical z, orthogonal regularisation,"
+        " projection discriminator and truncated-normal sampling (`biggan`)."),
     "diffusion": ("genzoo.models.diffusion",
         "A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."),
     "ebm": ("genzoo.models.ebm",
@@ -33,6 +36,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "RealNVP normalising flow: exact (dequantised) log-likelihood and sampling with temperature."),
     "realnvp-points": ("genzoo.models.realnvp_points",
         "RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."),
+    "sagan": ("genzoo.models.sagan",
+        "Self-attention GAN with spectral norm on G and D, hinge loss; unconditional (`sagan`)."),
     "stylegan": ("genzoo.models.stylegan",
         "StyleGAN (Karras et al. 2019): AdaIN synthesis, ProGAN-style discriminator, R1 every step."),
     "stylegan2": ("genzoo.models.stylegan",

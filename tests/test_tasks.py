@@ -13,7 +13,7 @@ import torch
 from genzoo import cli as cli_module
 from genzoo.config import ConfigError
 from genzoo.models import model_families
-from genzoo.models.capabilities import (AsksQuestions, Attends, Grows, MixesStyles, Truncates, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
+from genzoo.models.capabilities import (AsksQuestions, Attends, AttendsPixels, Grows, MixesStyles, Truncates, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
                                         Interpolates, NextToken, Reconstructs, ReplayBuffer, Samples, Trajectories,
                                         VariationalBound, accepted_options, declared)
 from genzoo.run_context import RunContext
@@ -35,6 +35,7 @@ EXPECTED = {
     "qgen": {AsksQuestions},
     "progan": {Samples, FromLatent, Grows},
     "stylegan": {Samples, FromLatent, Truncates, MixesStyles}, "stylegan2": {Samples, FromLatent, Truncates, MixesStyles},
+    "sagan": {Samples, FromLatent, AttendsPixels}, "biggan": {Samples, FromLatent, AttendsPixels, Truncates},
 }
 
 

@@ -34,6 +34,9 @@ ENTRIES: dict[str, AnalysisEntry] = {
     "answers": AnalysisEntry("run", "answers", 3, ("qa",)),
     "growth": AnalysisEntry("growth", "growth", 8,
                             help="the same draws at the end of each resolution phase of a progressively grown GAN"),
+    "attention-maps": AnalysisEntry("attention_maps", "attention_maps", 4,
+                                    help="where a generator's self-attention looks from a few query pixels (SAGAN "
+                                         "Fig. 1/5)"),
     "truncation": AnalysisEntry("truncation", "truncation_grid", 6,
                                 help="rows of the same draws at each truncation value (StyleGAN's psi, BigGAN's "
                                      "threshold)"),

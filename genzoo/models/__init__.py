@@ -1,5 +1,6 @@
 """Model families. Importing this package registers every family with the model registry."""
-from . import autoencoder, autoregressive, bert, diffusion, ebm, gan, gpt, progan, qgen, realnvp, realnvp_points, stylegan, text, vae, wgan  # noqa: F401
+from . import (autoencoder, autoregressive, bert, biggan, diffusion, ebm, gan, gpt, progan, qgen, realnvp,  # noqa: F401
+               realnvp_points, sagan, stylegan, text, vae, wgan)
 from .base import (AdversarialModel, ArrayModel, ArrayModelConfig, GenerativeModel, ModelConfig, build_model,
                    model_families, register_model)
 

@@ -175,6 +175,28 @@ class Attends(Capability):
     label = "attention maps"
 
 
+@dataclass
+class PixelAttention:
+    """What an image generator's self-attention layer looked at while drawing ``images`` ([n, C, H, W] in [0, 1]):
+    ``weights`` [n, N_query, N_key], each row summing to 1 over the keys, on a ``query_shape`` grid of queries and
+    a ``key_shape`` grid of keys (smaller than the queries' when keys are pooled); ``gamma`` the layer's learned
+    output scale (0 at initialisation: the attention then changes nothing)."""
+
+    images: Tensor
+    weights: Tensor
+    query_shape: tuple[int, int]
+    key_shape: tuple[int, int]
+    layer: str
+    gamma: float
+
+
+class AttendsPixels(Capability):
+    """An image generator with self-attention (SAGAN, Zhang et al. 2019): ``attention_maps(n, *, generator,
+    condition) -> PixelAttention``, ``n`` samples with the attention weights of a generator attention layer."""
+
+    label = "self-attention maps over image positions"
+
+
 class FillsMask(Capability):
     """A masked language model (Devlin et al. 2019): ``fill_mask(prompt, k)`` the ``k`` likeliest tokens, with
     their probabilities, at each ``[MASK]`` of a text prompt; ``mask(ids, generator)`` BERT's masking of a batch
@@ -232,7 +254,7 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
 
 _PROTOCOLS = _protocols()
 
-__all__ = ["AsksQuestions", "Attends", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood", "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "MixesStyles",
-           "NextToken",
+__all__ = ["AsksQuestions", "Attends", "AttendsPixels", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood",
+           "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "MixesStyles", "NextToken", "PixelAttention",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Truncates", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]
