@@ -3,6 +3,7 @@ backend state and no display needed)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +278,7 @@ def truncation_plot(rows: list[dict], path: str | Path, symbol: str, title: str)
     right.set_ylabel("precision / recall")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper center")
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=9)
+    fig.tight_layout()
     ax.grid(alpha=0.3)
     return _save(fig, path)
