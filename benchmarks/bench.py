@@ -150,8 +150,8 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     t0 = time.perf_counter()
     trainer2.save()
     checkpoint_s = time.perf_counter() - t0
-    trainer2.save = lambda: None  # type: ignore[method-assign]
-    trainer2.write_samples = lambda name: None  # type: ignore[method-assign]
+    trainer2.save = lambda *a, **k: None  # type: ignore[method-assign]
+    trainer2.write_samples = lambda *a, **k: None  # type: ignore[method-assign]
     steps = max(10, int(seconds / bare_s))
     t0 = time.perf_counter()
     trainer2.fit(max_steps=trainer2.step + steps, progress=False)

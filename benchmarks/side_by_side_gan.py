@@ -245,8 +245,8 @@ class GenzooSide:
         self.model = prepare_model(cfg)
         data = load_images(cfg.data, tuple(self.model.config.input_shape))
         self.trainer = make_trainer(cfg, Path(tempfile.mkdtemp(prefix="genzoo-sbs-")), self.model, data, threads=plan)
-        self.trainer.save = lambda: None                      # type: ignore[method-assign]
-        self.trainer.write_samples = lambda name: None        # type: ignore[method-assign]
+        self.trainer.save = lambda *a, **k: None              # type: ignore[method-assign]
+        self.trainer.write_samples = lambda *a, **k: None     # type: ignore[method-assign]
         self.n_critic = cfg.n_critic
         self._queue: list[Any] = []
         self.trainer._next_batch = self._next_batch           # type: ignore[method-assign]
