@@ -93,8 +93,9 @@ def _throwaway_autoencoder(run_dir: Path) -> Path:
     return train(cfg, run_dir, progress=False)[0]
 
 
-def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_size: int | None) -> dict:
-    """Measure one recipe in this process (called in a fresh subprocess)."""
+def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_size: int | None,
+              sets: list[str] | None = None) -> dict:
+    """Measure one recipe in this process (called in a fresh subprocess); ``sets`` are ``--set`` overrides."""
     import torch
     from genzoo.data import load_images
     from genzoo.runs import config_from_recipe, prepare_model
@@ -110,6 +111,7 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
         overrides.append("channels_last=true")
     if batch_size:
         overrides.append(f"batch_size={batch_size}")
+    overrides += list(sets or [])
     out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"genzoo-bench-{os.getpid()}"
     cfg = config_from_recipe(recipe, overrides)
     if cfg.model.get("space") == "latent" and not cfg.model.get("autoencoder"):
@@ -125,10 +127,20 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     ceiling_bf16 = (matmul_gflops("bfloat16") if fast_bf16_available(torch.device("cpu"))
                     else matmul_gflops("bfloat16", n=256, seconds=0.3))
 
-    # FLOPs of one training step (all phases), counted once.
-    with StepFlops() as counter:
+    # The loop calls the per-step hook before every step (ProGAN's phase and fade-in): so does the benchmark, and
+    # a few warm-up steps move a schedule as far as the recipe's overrides make it go.
+    counter_steps = iter(range(10 ** 12))
+
+    def one_step() -> None:
+        model.before_step(next(counter_steps), 10 ** 12)
         with trainer.autocast:
             trainer.train_step()
+
+    for _ in range(8):
+        one_step()
+    # FLOPs of one training step (all phases), counted once.
+    with StepFlops() as counter:
+        one_step()
     step_flops = counter.total
 
     # Bare step: the same train_step with batches prepared in advance (no stream, no metrics, no checks).
@@ -136,11 +148,7 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     it = iter(range(10 ** 12))
     trainer._next_batch = lambda: batches[next(it) % len(batches)]  # type: ignore[method-assign]
 
-    def bare() -> None:
-        with trainer.autocast:
-            trainer.train_step()
-
-    bare_s, _ = _timed(bare, seconds)
+    bare_s, _ = _timed(one_step, seconds)
     images_per_step = cfg.batch_size * trainer.batches_per_step
 
     # Full trainer loop (stream, metrics every log_every steps, NaN guard) on the same model.
@@ -194,13 +202,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="Repeat each measurement; medians are reported.")
     p.add_argument("--seconds", type=float, default=4.0, help="Minimum timed seconds per measurement.")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="Config override for every recipe (e.g. model.fade_images=1 to time ProGAN at full size).")
     p.add_argument("--out", type=Path)
     p.add_argument("--one", nargs=3, metavar=("RECIPE", "THREADS", "VARIANT"), help=argparse.SUPPRESS)
     args = p.parse_args()
 
     if args.one:
         recipe, threads, variant = args.one
-        print(json.dumps(bench_one(recipe, int(threads), variant, args.seconds, args.batch_size)))
+        print(json.dumps(bench_one(recipe, int(threads), variant, args.seconds, args.batch_size, args.sets)))
         return
 
     recipes = args.recipes or available_recipes()
@@ -214,6 +224,7 @@ def main() -> None:
                            "--seconds", str(args.seconds)]
                     if args.batch_size:
                         cmd += ["--batch-size", str(args.batch_size)]
+                    cmd += [f"--set={s}" for s in args.sets]
                     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
                     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
                     if proc.returncode != 0:
