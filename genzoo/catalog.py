@@ -66,6 +66,9 @@ DATASETS: dict[str, tuple[str, str]] = {
     "emoji": ("genzoo.data.emoji",
         "Noto Color Emoji: 3,926 colour emoji on white, 64×64 by default, labelled by their 10 Unicode groups "
         "(Debian fonts-noto-color-emoji, unicode-data)"),
+    "emoji-styles": ("genzoo.data.two_domain",
+        "Google (A) and Twitter (B) emoji, the same 3,786 names in two styles, 64×64 (npm "
+        "emoji-datasource-google/-twitter 16.0.0; Twitter's are CC-BY 4.0)"),
     "fashion-mnist": ("genzoo.data.mnist",
         "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
     "fortunes": ("genzoo.data.tokens",
@@ -96,6 +99,9 @@ DATASETS: dict[str, tuple[str, str]] = {
         "SQuAD v1.1/v2.0 JSON as your own file or folder (--data-dir F: train-v*.json + dev-v*.json)"),
     "text-file": ("genzoo.data.tokens",
         "Your own text: --data-dir FILE.txt (paragraphs are stories) or a folder of .txt files (one story each)"),
+    "two-domain-folder": ("genzoo.data.two_domain",
+        "Two image domains in the CycleGAN layout (--data-dir DIR with trainA/ trainB/ testA/ testB/); paired when "
+        "both sides hold the same file names"),
     "two-moons": ("genzoo.data.points",
         "Two moons (Foster 2nd ed. ch. 6): 30,000 train + 10,000 test 2-D points, noise 0.05, standardised "
         "with the train statistics; generated, no files"),

@@ -21,11 +21,13 @@ from .types import DataError, ImageSet
 
 @dataclass
 class Batch:
-    """One batch: images scaled for the model plus optional class labels and attribute vectors."""
+    """One batch: images scaled for the model plus optional class labels and attribute vectors; two-domain data
+    (image-to-image translation) puts domain B's images in ``target``."""
 
     x: Tensor
     y: Tensor | None = None
     attrs: Tensor | None = None
+    target: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -103,7 +105,31 @@ def load_data(cfg: DataConfig, hints: dict | None = None, split: str | None = No
 
         return load_qa(cfg, split, spec)
     shape = (hints or {}).get("shape")
+    if info.modality == "image-pair":
+        return load_pairs(cfg, tuple(shape) if shape is not None else None, split)
     return load_images(cfg, tuple(shape) if shape is not None else None, split)
+
+
+def load_pairs(cfg: DataConfig, shape: tuple[int, int, int] | None = None, split: str | None = None):
+    """Read a two-domain dataset (:mod:`genzoo.data.two_domain`) at ``shape`` (C, H, W) or cfg's size/channels;
+    ``data.limit`` keeps the first N items of each domain of the training split."""
+    from .two_domain import ImagePairSet
+
+    info = dataset_info(cfg.name)
+    if cfg.data_dir and not Path(cfg.data_dir).exists():
+        raise DataError(f"--data-dir {cfg.data_dir} does not exist: pass the folder that holds the {cfg.name} data")
+    channels = cfg.channels or (shape[0] if shape else None)
+    size = cfg.image_size or (shape[1] if shape else None)
+    data: ImagePairSet = info.reader(DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size,
+                                                 channels=channels))
+    limit = cfg.limit if (split or cfg.split) == cfg.split else None
+    if limit is not None:
+        data = ImagePairSet(data.a.subset(torch.arange(min(limit, len(data.a)))),
+                            data.b.subset(torch.arange(min(limit, len(data.b)))), data.paired, data.source, data.meta)
+    if shape is not None and tuple(data.shape) != tuple(shape):
+        raise DataError(f"{data.source}: images are {tuple(data.shape)} but the model expects {shape}; set "
+                        f"data.image_size / data.channels or model.input_shape to match")
+    return data
 
 
 def make_batch(data: ImageSet, index: Tensor, cfg: DataConfig, data_range: str, device: torch.device) -> Batch:

@@ -171,8 +171,9 @@ class TrainingLoop:
         self.rate_key = f"{self.spec.unit}_per_s"
         self.units_per_batch = cfg.batch_size * self.spec.units_per_item
         self._spec_text = json.dumps(self.spec.to_dict(), indent=1)
-        self.stream = BatchStream(data, cfg.data, model.data_range, cfg.batch_size, cfg.seed,
-                                  self.device, self.dist.rank, self.dist.world_size)
+        stream_class = getattr(data, "stream_class", None) or BatchStream   # a data type may draw its own batches
+        self.stream = stream_class(data, cfg.data, model.data_range, cfg.batch_size, cfg.seed,
+                                   self.device, self.dist.rank, self.dist.world_size)
         self.step = 0
         self.epochs_done = 0
         self._sums: dict[str, None] = {}   # metric names, in the order of _sum_values
