@@ -33,7 +33,9 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,13 +138,9 @@ def main() -> None:
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
 
-    from concurrent.futures import ThreadPoolExecutor
-
     jobs = [(m, d) for d in args.datasets for m in args.models]
     cores = list(range(args.jobs)) if args.jobs > 1 else [None]
     free = list(cores)
-    import threading
-
     lock = threading.Lock()
 
     def run(job):

@@ -59,16 +59,17 @@ def truncation_curve(ctx: Context, n: int) -> dict[str, Any]:
         raise NotApplicable("truncation-curve needs -n of at least 10 samples per value")
     rows = []
     with torch.inference_mode(False):   # the feature net may have to be trained first
+        ev = EvalContext(ctx.run_dir, ctx.split, n, ctx.seed, None, "genzoo", 5, lambda m: None, progress=False)
+        if ev.data.labels is None:
+            raise NotApplicable(f"dataset {ctx.cfg.data.name!r} has no labels to train genzoo's feature network "
+                                f"on, so the curve has no FID")
+        real = ev.real_features()[0]
         for v in values:
-            ev = EvalContext(ctx.run_dir, ctx.split, n, ctx.seed, None, "genzoo", 5, lambda m: None, progress=False,
-                             sample_options={"truncation": v})
-            if ev.data.labels is None:
-                raise NotApplicable(f"dataset {ctx.cfg.data.name!r} has no labels to train genzoo's feature network "
-                                    f"on, so the curve has no FID")
-            real, fake = ev.real_features()[0], ev.fake_features()[0]
+            ev.set_sample_options({"truncation": v})
+            fake = ev.fake_features()[0]
             p, r = precision_recall(real, fake, k=3)
             rows.append({"truncation": v, "fid": fid(real, fake), "precision": p, "recall": r})
-            label = ev.net.meta["label"]
+        label = ev.net.meta["label"]
     symbol = _symbol(ctx.model)
     png = truncation_plot(rows, ctx.path("truncation-curve"), symbol,
                           f"{ctx.cfg.recipe}: fidelity against diversity as the truncation tightens ({n} samples per "

@@ -40,16 +40,9 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     read whole so evaluation and analysis see the full held-out set.
     """
     info = dataset_info(cfg.name)
-    if cfg.data_dir and not Path(cfg.data_dir).exists():
-        raise DataError(f"--data-dir {cfg.data_dir} does not exist: pass the folder (or file) that holds the "
-                        f"{cfg.name} data, or leave --data-dir out to use the installed copy")
     limit = cfg.limit if (split or cfg.split) == cfg.split else None
-    image_shape = shape if shape is not None and len(shape) == 3 else None
-    channels = cfg.channels or (image_shape[0] if image_shape else None)
-    size = cfg.image_size or (image_shape[1] if image_shape else None)
-    request = DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size, channels=channels,
-                          attributes=tuple(cfg.attributes) if cfg.attributes else None,
-                          limit=limit if cfg.classes is None else None)
+    request = _request(cfg, shape, split, attributes=tuple(cfg.attributes) if cfg.attributes else None,
+                       limit=limit if cfg.classes is None else None)
     data = info.reader(request)
     if cfg.classes is not None:
         if data.labels is None:
@@ -79,10 +72,10 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
         raise DataError(f"{data.source} holds images but the model expects points of shape {list(shape)}; "
                         f"use a point dataset (e.g. two-moons) or an image model")
     images = data.images
-    if channels:
-        images = T.to_channels(images, channels)
-    if size:
-        images = T.resize(images, size)
+    if request.channels:
+        images = T.to_channels(images, request.channels)
+    if request.image_size:
+        images = T.resize(images, request.image_size)
     data.images = images
     if shape is not None and tuple(images.shape[1:]) != tuple(shape):
         raise DataError(f"{data.source}: images are {tuple(images.shape[1:])} but the model expects {shape}; "
@@ -110,18 +103,24 @@ def load_data(cfg: DataConfig, hints: dict | None = None, split: str | None = No
     return load_images(cfg, tuple(shape) if shape is not None else None, split)
 
 
+def _request(cfg: DataConfig, shape: tuple[int, ...] | None, split: str | None, **extra) -> DataRequest:
+    """What a reader is asked for: the split, the folder, and the image size and channels from cfg or from the model's
+    image ``shape`` (C, H, W)."""
+    if cfg.data_dir and not Path(cfg.data_dir).exists():
+        raise DataError(f"--data-dir {cfg.data_dir} does not exist: pass the folder (or file) that holds the "
+                        f"{cfg.name} data, or leave --data-dir out to use the installed copy")
+    image_shape = shape if shape is not None and len(shape) == 3 else None
+    channels = cfg.channels or (image_shape[0] if image_shape else None)
+    size = cfg.image_size or (image_shape[1] if image_shape else None)
+    return DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size, channels=channels, **extra)
+
+
 def load_pairs(cfg: DataConfig, shape: tuple[int, int, int] | None = None, split: str | None = None):
     """Read a two-domain dataset (:mod:`genzoo.data.two_domain`) at ``shape`` (C, H, W) or cfg's size/channels;
     ``data.limit`` keeps the first N items of each domain of the training split."""
     from .two_domain import ImagePairSet
 
-    info = dataset_info(cfg.name)
-    if cfg.data_dir and not Path(cfg.data_dir).exists():
-        raise DataError(f"--data-dir {cfg.data_dir} does not exist: pass the folder that holds the {cfg.name} data")
-    channels = cfg.channels or (shape[0] if shape else None)
-    size = cfg.image_size or (shape[1] if shape else None)
-    data: ImagePairSet = info.reader(DataRequest(split=split or cfg.split, data_dir=cfg.data_dir, image_size=size,
-                                                 channels=channels))
+    data: ImagePairSet = dataset_info(cfg.name).reader(_request(cfg, shape, split))
     limit = cfg.limit if (split or cfg.split) == cfg.split else None
     if limit is not None:
         data = ImagePairSet(data.a.subset(torch.arange(min(limit, len(data.a)))),

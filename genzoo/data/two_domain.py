@@ -18,6 +18,7 @@ from __future__ import annotations
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +36,32 @@ EMOJI_HINT = ("run `npm pack emoji-datasource-google@16.0.0 emoji-datasource-twi
               "$GENZOO_CACHE/emoji-styles (or in the --data-dir folder)")
 
 
+class PairStream(BatchStream):
+    """:class:`BatchStream` over an :class:`ImagePairSet`: A follows the stream's permutation; an unpaired B follows
+    its own permutation of the same epoch (seeded apart), so the pairs the model sees change every epoch and a
+    resumed run sees exactly the batches it would have. Its state is the stream's (epoch, position)."""
+
+    def _permutation_b(self) -> Tensor:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch + 7_919_000_000)
+        n = len(self.data.b)
+        reps = -(-len(self.data) // n)
+        return torch.cat([torch.randperm(n, generator=g) for _ in range(reps)])
+
+    def next(self) -> Batch:
+        if self.position >= self.batches_per_epoch:
+            self.epoch, self.position, self._perm = self.epoch + 1, 0, None
+        if self._perm is None:
+            self._perm = self._permutation()
+            self._perm_b = None if self.data.paired else self._permutation_b()
+        start = self.position * self.batch_size
+        local = self.batch_size // self.world_size
+        window = slice(start + self.rank * local, start + (self.rank + 1) * local)
+        index = self._perm[window]
+        index_b = None if self.data.paired else self._perm_b[window]
+        self.position += 1
+        return self.data.gather(index, self.cfg, self.data_range, self.device, index_b)
+
+
 @dataclass
 class ImagePairSet:
     """Images of domain A and of domain B (uint8 ``N×C×H×W`` each, one shape). ``paired``: item ``i`` of A and
@@ -45,7 +72,7 @@ class ImagePairSet:
     paired: bool
     source: str = ""
     meta: dict = field(default_factory=dict)
-    stream_class = None            # set below: the stream the trainer draws batches with
+    stream_class: ClassVar[type[BatchStream]] = PairStream     # the stream the trainer draws batches with
 
     def __post_init__(self) -> None:
         if self.a.shape != self.b.shape:
@@ -85,33 +112,6 @@ class ImagePairSet:
         return Batch(xa, target=xb)
 
 
-class PairStream(BatchStream):
-    """:class:`BatchStream` over an :class:`ImagePairSet`: A follows the stream's permutation; an unpaired B follows
-    its own permutation of the same epoch (seeded apart), so the pairs the model sees change every epoch and a
-    resumed run sees exactly the batches it would have. Its state is the stream's (epoch, position)."""
-
-    def _permutation_b(self) -> Tensor:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch + 7_919_000_000)
-        n = len(self.data.b)
-        reps = -(-len(self.data) // n)
-        return torch.cat([torch.randperm(n, generator=g) for _ in range(reps)])
-
-    def next(self) -> Batch:
-        if self.position >= self.batches_per_epoch:
-            self.epoch, self.position, self._perm = self.epoch + 1, 0, None
-        if self._perm is None:
-            self._perm = self._permutation()
-            self._perm_b = None if self.data.paired else self._permutation_b()
-        start = self.position * self.batch_size
-        local = self.batch_size // self.world_size
-        window = slice(start + self.rank * local, start + (self.rank + 1) * local)
-        index = self._perm[window]
-        index_b = None if self.data.paired else self._perm_b[window]
-        self.position += 1
-        return self.data.gather(index, self.cfg, self.data_range, self.device, index_b)
-
-
-ImagePairSet.stream_class = PairStream
 
 
 def _finish(images: np.ndarray | Tensor, request: DataRequest) -> Tensor:

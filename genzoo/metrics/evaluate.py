@@ -98,6 +98,12 @@ class EvalContext:
                 raise ConfigError(f"{self.run_dir}: the model generates NaN/Inf images; it cannot be evaluated")
         return self._samples
 
+    def set_sample_options(self, options: dict[str, Any]) -> None:
+        """Draw the samples with ``options`` (e.g. another truncation) from now on; the real data's features, the
+        feature network and the model are kept."""
+        self.sample_options = dict(options)
+        self._samples = self._fake = None
+
     # -- features -----------------------------------------------------------------------------------
     @property
     def net(self):

@@ -85,6 +85,7 @@ class FeatureNet:
 
     def __init__(self, net: BookCNN, spec: FeatureNetSpec, meta: dict[str, Any]):
         self.net, self.spec, self.meta = net.eval(), spec, meta
+        self.input_shape: tuple[int, int, int] | None = None    # images of another size, set by resized()
 
     @property
     def folder(self) -> Path:
@@ -112,8 +113,6 @@ class FeatureNet:
         _, h, w = shape
         out.meta["label"] = f"{self.meta['label']}, images resized from {h}×{w} to {self.spec.shape[1]}×{self.spec.shape[2]}"
         return out
-
-    input_shape: tuple[int, int, int] | None = None    # set by resized()
 
     @torch.no_grad()
     def __call__(self, images01: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
@@ -319,13 +318,12 @@ def get_feature_net(data_cfg: DataConfig, shape: tuple[int, int, int], epochs: i
     """The cached feature network for this data and shape, training it first when there is none."""
     spec = spec_for(data_cfg, shape, epochs, seed)
     net = load_feature_net(spec, data_cfg.data_dir)
-    if net is None:
-        other = shipped_at_other_size(spec)
-        if other is not None:
-            log(f"feature network: the shipped {other.spec.key}, on images resized from {shape[1]}×{shape[2]}")
-            return other.resized(tuple(shape))
-    if net is None:
-        log(f"no cached feature network {spec.key}: training the book's ch. 2 CNN on {spec.dataset} "
-            f"({spec.epochs} epochs; cached for later runs)")
-        net = train_feature_net(spec, data_cfg, progress=progress, log=log)
-    return net
+    if net is not None:
+        return net
+    other = shipped_at_other_size(spec)
+    if other is not None:
+        log(f"feature network: the shipped {other.spec.key}, on images resized from {shape[1]}×{shape[2]}")
+        return other.resized(tuple(shape))
+    log(f"no cached feature network {spec.key}: training the book's ch. 2 CNN on {spec.dataset} "
+        f"({spec.epochs} epochs; cached for later runs)")
+    return train_feature_net(spec, data_cfg, progress=progress, log=log)

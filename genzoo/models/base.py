@@ -231,12 +231,26 @@ class ArrayModel(GenerativeModel):
 
 
 
+def standard_normal(shape: tuple[int, ...], device: torch.device | str,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """N(0, 1) of ``shape`` on ``device``, drawn from ``generator`` on the generator's own device when given (so a
+    seeded CPU generator gives the same draws whatever device the model is on)."""
+    if generator is not None and generator.device != torch.device(device):
+        return torch.randn(shape, generator=generator).to(device)
+    return torch.randn(shape, device=device, generator=generator)
+
+
 class AdversarialModel(ArrayModel):
-    """A generator and a discriminator/critic trained in alternating phases (Goodfellow et al. 2014)."""
+    """A generator and a discriminator/critic trained in alternating phases (Goodfellow et al. 2014). Its config
+    names the latent size ``z_dim``."""
 
     training_loop = "adversarial"
     generator: nn.Module
     discriminator: nn.Module
+
+    def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ N(0, I) of ``z_dim``, the books' ``np.random.normal(0, 1, (batch, z_dim))``."""
+        return standard_normal((n, self.config.z_dim), device, generator)
 
     def fakes(self, batch: Batch) -> tuple[Tensor, Tensor | None] | None:
         """This step's fakes and their condition, drawn *with* gradients so that the discriminator phase (on
@@ -290,4 +304,4 @@ def build_model(model_cfg: dict, stages: dict[str, GenerativeModel] | None = Non
 
 
 __all__ = ["AdversarialModel", "ArrayModel", "ArrayModelConfig", "GenerativeModel", "LayerRow", "ModelConfig", "build_model", "model_families",
-           "register_model"]
+           "register_model", "standard_normal"]

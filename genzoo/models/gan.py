@@ -226,12 +226,6 @@ class GAN(AdversarialModel, Samples, FromLatent):
         return torch.zeros(n, self.config.condition_dim) if self.config.condition_dim else None
 
     # -- generation -------------------------------------------------------------------------------
-    def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I), the books' ``np.random.normal(0, 1, (batch, z_dim))``."""
-        if generator is not None and generator.device != device:
-            return torch.randn(n, self.config.z_dim, generator=generator).to(device)
-        return torch.randn(n, self.config.z_dim, device=device, generator=generator)
-
     def generate(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """G(z[, condition]) in model space (``[-1, 1]`` for tanh generators)."""
         return self.generator(z, condition)

@@ -147,12 +147,6 @@ class ProGAN(AdversarialModel, Samples, FromLatent, Grows):
         return int(self.phase_level), float(self.phase_alpha)
 
     # -- generation -------------------------------------------------------------------------------
-    def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I) (pixel-normalised onto the sphere by the generator's stem, as in the paper)."""
-        if generator is not None and generator.device != device:
-            return torch.randn(n, self.config.z_dim, generator=generator).to(device)
-        return torch.randn(n, self.config.z_dim, device=device, generator=generator)
-
     def generate_at(self, z: Tensor, level: int, alpha: float = 1.0) -> Tensor:
         """G(z) at ``level``'s native resolution 4·2^level (model space)."""
         return self.generator(z, level, alpha)

@@ -268,12 +268,6 @@ class SAGAN(AdversarialModel, Samples, FromLatent, AttendsPixels):
         """The class index of each one-hot condition row (the plumbing hands conditions as one-hot vectors)."""
         return None if condition is None or not self.config.num_classes else condition.argmax(1)
 
-    def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I)."""
-        z = torch.randn(n, self.config.z_dim, generator=generator,
-                        device=generator.device if generator is not None else device)
-        return z.to(device)
-
     def generate(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """G(z[, class of condition]) in [−1, 1]."""
         return self.generator(z, self.labels_of(condition))

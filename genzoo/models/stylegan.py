@@ -40,7 +40,7 @@ from ..nn.equalized import EqualizedConv2d
 from ..nn.style import (LRELU_SLOPE, AdaIN, DiscriminatorBlock, DiscriminatorEpilogue, MappingNetwork,
                         ModulatedConv2d, NoiseInjection, StepCounter, crossover_points, mix_styles, truncate,
                         upsample2x)
-from .base import AdversarialModel, ArrayModelConfig, register_model
+from .base import AdversarialModel, ArrayModelConfig, register_model, standard_normal
 from .capabilities import FromLatent, MixesStyles, Samples, Truncates
 
 
@@ -340,17 +340,13 @@ class _StyleBased(AdversarialModel, Samples, FromLatent, Truncates, MixesStyles)
 
     def noise_inputs(self, n: int, *, generator: torch.Generator | None = None) -> list[Tensor]:
         """One N(0, 1) map ``[n, 1, r, r]`` per noise layer of the synthesis network."""
-        return [_randn((n, 1, r, r), self.device, generator) for r in self.generator.synthesis.noise_resolutions]
+        return [standard_normal((n, 1, r, r), self.device, generator) for r in self.generator.synthesis.noise_resolutions]
 
     def synthesize(self, ws: Tensor, *, noise: list[Tensor] | None = None) -> Tensor:
         """Images in [0, 1] from per-layer styles ``ws`` and noise maps (None: fresh noise)."""
         return self.to_unit(self.generator.synthesis(ws, noise))
 
     # -- sampling ---------------------------------------------------------------------------------------------
-    def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I)."""
-        return _randn((n, self.config.z_dim), device, generator)
-
     def generate(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """G(z) in model space with fresh noise, no truncation."""
         return self.generator(z)
@@ -432,13 +428,6 @@ class _StyleBased(AdversarialModel, Samples, FromLatent, Truncates, MixesStyles)
         c = self.config
         return [("generator", self.generator, (torch.zeros(2, c.z_dim),)),
                 ("discriminator", self.discriminator, (torch.zeros(2, *c.input_shape),))]
-
-
-def _randn(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> Tensor:
-    """N(0, 1) of ``shape`` on ``device``, drawn from ``generator`` (on its own device) when given."""
-    if generator is not None and generator.device != torch.device(device):
-        return torch.randn(shape, generator=generator).to(device)
-    return torch.randn(shape, device=device, generator=generator)
 
 
 @register_model
