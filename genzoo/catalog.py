@@ -16,6 +16,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "biggan": ("genzoo.models.biggan",
         "SAGAN + BigGAN's class-conditional BN with shared embedding, hierarchical z, orthogonal regularisation,"
         " projection discriminator and truncated-normal sampling (`biggan`)."),
+    "cyclegan": ("genzoo.models.cyclegan",
+        "g_AB, g_BA, d_A, d_B trained with validity + cycle + identity losses (Foster Fig. 5.5)."),
     "diffusion": ("genzoo.models.diffusion",
         "A denoising diffusion model (DDPM/DDIM) in pixel space or in a genzoo autoencoder's latent space."),
     "ebm": ("genzoo.models.ebm",
@@ -26,6 +28,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "Decoder-only Transformer language model over character, word or BPE tokens."),
     "lstm": ("genzoo.models.text",
         "Recurrent language model (LSTM or GRU, stacked or bidirectional) over word or character tokens."),
+    "pix2pix": ("genzoo.models.pix2pix",
+        "G(a) ≈ b from paired examples (Isola et al. 2017, eq. 4)."),
     "pixelcnn": ("genzoo.models.autoregressive",
         "An autoregressive image model: a causal network and a per-pixel output distribution."),
     "progan": ("genzoo.models.progan",

@@ -66,6 +66,7 @@ class DataConfig:
     classes: list[int] | None = None  # keep only these labels (book: CIFAR-10 horses = [7])
     attributes: list[str] | None = None  # attribute columns carried as condition (CelebA-format data)
     binarize: bool = False            # threshold at 0.5 after scaling to [0, 1]
+    pairing: str = "auto"             # two-domain data: auto (as the data is) | unpaired (train a paired set unpaired)
     quantize: int | None = None       # K grey levels (PixelCNN-style targets)
     text: TextDataConfig = field(default_factory=TextDataConfig)
     qa: QADataConfig = field(default_factory=QADataConfig)
@@ -83,10 +84,13 @@ class OptimConfig:
     rho: float = 0.9                  # RMSprop decay (Keras "rho", PyTorch "alpha")
     momentum: float = 0.0
     # Per-step schedule (genzoo.training.gradient.scheduled_lr): linear warm-up from lr/warmup_steps to lr over
-    # warmup_steps, then constant or a cosine decay to min_lr at decay_steps (default: the run's target step).
-    schedule: str = "constant"        # constant | cosine
+    # warmup_steps, then constant or a cosine decay to min_lr at decay_steps (default: the run's target step), or
+    # linear: constant until decay_start (default: half of decay_steps), then a straight line to min_lr at decay_steps
+    # (CycleGAN, Zhu et al. 2017 §4: 100 epochs at 2e-4, then linearly to 0 over the next 100).
+    schedule: str = "constant"        # constant | cosine | linear
     warmup_steps: int = 0
     decay_steps: int | None = None
+    decay_start: int | None = None
     min_lr: float = 0.0
 
 
@@ -114,6 +118,7 @@ class RunConfig:
     keep_checkpoints: int = 2
     log_every: int = 50               # steps between metric lines (the only host sync of the hot loop)
     sample_every_epoch: bool = True
+    sample_every: int | None = None   # also a gallery samples/step-NNNNNNN.png every this many steps
     sample_n: int = 64
     precision: str = "auto"           # auto (bf16 autocast on bf16 GPUs, fp32 on CPU) | fp32 | bf16
     channels_last: bool = True        # NHWC activations: faster convolutions with oneDNN and cuDNN
@@ -306,11 +311,13 @@ def validate(cfg: RunConfig) -> None:
         (cfg.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
         (cfg.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
         (cfg.log_every >= 1, "log_every must be >= 1"),
+        (cfg.sample_every is None or cfg.sample_every >= 1, "sample_every must be >= 1 (or null: epoch ends only)"),
         (cfg.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, got {cfg.precision!r}"),
         (cfg.ema_decay is None or 0.0 < cfg.ema_decay < 1.0, "ema_decay must be in (0, 1)"),
         (cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip must be > 0"),
         (cfg.lr_decay > 0, "lr_decay must be > 0"),
         (cfg.data.channels in (None, 1, 3), "data.channels must be 1 or 3"),
+        (cfg.data.pairing in ("auto", "unpaired"), f"data.pairing must be auto or unpaired, got {cfg.data.pairing!r}"),
         (cfg.data.quantize is None or cfg.data.quantize >= 2, "data.quantize must be >= 2"),
         (cfg.data.text.window >= 1 and cfg.data.text.stride >= 1, "data.text.window and data.text.stride must be >= 1"),
         (0 < cfg.data.text.held_out < 1, "data.text.held_out must be in (0, 1)"),
@@ -322,8 +329,11 @@ def validate(cfg: RunConfig) -> None:
     ]
     for name, opt in cfg.optim.items():
         checks.append((opt.lr > 0, f"optim.{name}.lr must be > 0"))
-        checks.append((opt.schedule in ("constant", "cosine"),
-                       f"optim.{name}.schedule must be constant or cosine, got {opt.schedule!r}"))
+        checks.append((opt.schedule in ("constant", "cosine", "linear"),
+                       f"optim.{name}.schedule must be constant, cosine or linear, got {opt.schedule!r}"))
+        checks.append((opt.decay_start is None or (opt.decay_start >= opt.warmup_steps and (
+            opt.decay_steps is None or opt.decay_start < opt.decay_steps)),
+                       f"optim.{name}.decay_start must be in [warmup_steps, decay_steps)"))
         checks.append((opt.warmup_steps >= 0, f"optim.{name}.warmup_steps must be >= 0"))
         checks.append((0 <= opt.min_lr <= opt.lr, f"optim.{name}.min_lr must be in [0, lr={opt.lr}]"))
         checks.append((opt.decay_steps is None or opt.decay_steps > opt.warmup_steps,

@@ -70,7 +70,16 @@ class RunContext:
             self._data[split] = load_data(self.cfg.data, hints, split=split, spec=self.spec)
         return self._data[split]
 
-    def batch(self, split: str, n: int) -> Batch:
-        """The first ``n`` items of ``split`` (fewer if the split is smaller), ready for the model."""
+    def batch(self, split: str, n: int, spread: bool = False) -> Batch:
+        """The first ``n`` items of ``split`` (fewer if the split is smaller), or with ``spread`` ``n`` items evenly
+        spaced over it, ready for the model."""
         data = self.data(split)
-        return data.gather(torch.arange(min(n, len(data))), self.cfg.data, self.model.data_range, self.model.device)
+        return data.gather(item_index(len(data), n, spread), self.cfg.data, self.model.data_range, self.model.device)
+
+
+def item_index(size: int, n: int, spread: bool) -> torch.Tensor:
+    """``min(n, size)`` item numbers: the first ones, or evenly spaced over ``size`` with ``spread``."""
+    n = min(n, size)
+    if not spread or n <= 1:
+        return torch.arange(n)
+    return torch.linspace(0, size - 1, n).round().long()

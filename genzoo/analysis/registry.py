@@ -26,7 +26,7 @@ ENTRIES: dict[str, AnalysisEntry] = {
     "arithmetic": AnalysisEntry("run", "arithmetic", 5),
     "histograms": AnalysisEntry("run", "histograms", 5000),
     "nearest": AnalysisEntry("run", "nearest", 8),
-    "curves": AnalysisEntry("run", "curves", 0, ("image", "points", "tokens", "qa")),
+    "curves": AnalysisEntry("run", "curves", 0, ("image", "points", "tokens", "qa", "image-pair")),
     "flow": AnalysisEntry("run", "flow", 3000, ("points",)),
     "temperatures": AnalysisEntry("run", "temperatures", 3, ("tokens",)),
     "attention": AnalysisEntry("run", "attention", 24, ("tokens",)),
@@ -51,6 +51,15 @@ ENTRIES: dict[str, AnalysisEntry] = {
     "style-interpolation": AnalysisEntry("style", "style_interpolation", 4,
                                          help="the same endpoints interpolated in Z and in W, with a pixel-space "
                                               "perceptual path length for each"),
+    "translation-grid": AnalysisEntry("translation", "translation_grid", 6, ("image-pair",),
+                                      help="original → translated → reconstructed → identity per direction, with the "
+                                           "true counterpart of paired data (Foster Figs 5.3/5.8)"),
+    "translation-progress": AnalysisEntry("translation", "translation_progress", 4, ("image-pair",),
+                                          help="the same held-out images translated at each gallery of training "
+                                               "(Foster Fig. 5.12)"),
+    "colour-shift": AnalysisEntry("translation", "colour_shift", 378, ("image-pair",),
+                                  help="mean colours of sources, translations and true targets: the lambda_id = 0 "
+                                       "ablation's measure (Foster Fig. 5.9)"),
 }
 
 ANALYSES: tuple[str, ...] = tuple(ENTRIES)

@@ -117,14 +117,21 @@ def _request(cfg: DataConfig, shape: tuple[int, ...] | None, split: str | None, 
 
 def load_pairs(cfg: DataConfig, shape: tuple[int, int, int] | None = None, split: str | None = None):
     """Read a two-domain dataset (:mod:`genzoo.data.two_domain`) at ``shape`` (C, H, W) or cfg's size/channels;
-    ``data.limit`` keeps the first N items of each domain of the training split."""
+    ``data.limit`` keeps the first N items of each domain of the training split, and ``data.pairing: unpaired``
+    serves a paired training split unpaired (CycleGAN on data whose pairs are kept for scoring only: the held-out
+    split stays paired)."""
     from .two_domain import ImagePairSet
 
     data: ImagePairSet = dataset_info(cfg.name).reader(_request(cfg, shape, split))
-    limit = cfg.limit if (split or cfg.split) == cfg.split else None
-    if limit is not None:
-        data = ImagePairSet(data.a.subset(torch.arange(min(limit, len(data.a)))),
-                            data.b.subset(torch.arange(min(limit, len(data.b)))), data.paired, data.source, data.meta)
+    training = (split or cfg.split) == cfg.split
+    limit = cfg.limit if training else None
+    unpair = training and cfg.pairing == "unpaired" and data.paired
+    if limit is not None or unpair:
+        a, b = data.a, data.b
+        if limit is not None:
+            a, b = a.subset(torch.arange(min(limit, len(a)))), b.subset(torch.arange(min(limit, len(b))))
+        data = ImagePairSet(a, b, data.paired and not unpair, data.source + (" (served unpaired)" if unpair else ""),
+                            data.meta)
     if shape is not None and tuple(data.shape) != tuple(shape):
         raise DataError(f"{data.source}: images are {tuple(data.shape)} but the model expects {shape}; set "
                         f"data.image_size / data.channels or model.input_shape to match")

@@ -220,4 +220,5 @@ def emoji_styles(request: DataRequest) -> ImagePairSet:
                  meta={"names": keep})
     b = ImageSet(_finish(images_b[[ib[n] for n in keep]], request), source="emoji-styles: twitter",
                  meta={"names": keep})
-    return ImagePairSet(a, b, paired=True, source=f"emoji-styles:{request.split}")
+    return ImagePairSet(a, b, paired=True, source=f"emoji-styles:{request.split}",
+                        meta={"feature_data": {"name": "emoji"}})

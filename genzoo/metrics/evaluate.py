@@ -34,11 +34,12 @@ from ..config import ConfigError
 from ..data.loader import make_batch
 from ..data.types import ImageSet
 from ..models.capabilities import (AsksQuestions, Capability, EvidenceBound, ExactLikelihood, FillsMask, NextToken,
-                                   Reconstructs, Samples, Truncates, VariationalBound, supports, why_not)
+                                   Reconstructs, Samples, Translates, Truncates, VariationalBound, supports,
+                                   why_not)
 from ..training.checkpoint import write_text_atomic
 
 ALL_METRICS = ("elbo", "iwae", "nll", "vlb", "fid", "kid", "pr", "is", "memorization", "recon", "perplexity",
-               "masked", "questions")
+               "masked", "questions", "translation")
 SAMPLE_METRICS = ("fid", "kid", "pr", "is")
 MEMORIZATION_SAMPLES = 500
 
@@ -140,11 +141,11 @@ class EvalContext:
 # The capability each metric needs (:mod:`genzoo.models.capabilities`).
 NEEDS: dict[str, type[Capability]] = {"elbo": EvidenceBound, "iwae": EvidenceBound, "nll": ExactLikelihood,
                                       "vlb": VariationalBound, "recon": Reconstructs, "perplexity": NextToken,
-                                      "masked": FillsMask, "questions": AsksQuestions,
+                                      "masked": FillsMask, "questions": AsksQuestions, "translation": Translates,
                                       **{m: Samples for m in SAMPLE_METRICS + ("memorization",)}}
 # The data each metric measures (every other metric measures images).
 MODALITIES: dict[str, tuple[str, ...]] = {"nll": ("image", "points"), "perplexity": ("tokens",), "masked": ("tokens",),
-                                          "questions": ("qa",)}
+                                          "questions": ("qa",), "translation": ("image-pair",)}
 
 
 def can_sample(model) -> bool:
@@ -299,8 +300,17 @@ def _questions(ctx: EvalContext, opts: dict) -> dict[str, Any]:
     return held_out_questions(ctx.model, ctx.data, ctx.run.data(ctx.cfg.data.split), beam=opts.get("beam") or 1)
 
 
+def _translation(ctx: EvalContext, opts: dict) -> dict[str, Any]:
+    from .translation_eval import translation_scores
+
+    return translation_scores(ctx)
+
+
 def describe(ctx: EvalContext, name: str, opts: dict) -> str:
     """What metric ``name`` is about to compute, and on how many items (printed when it starts)."""
+    if name == "translation":
+        return (f"every {ctx.split} image of each source domain translated: L1/SSIM against its true counterpart "
+                f"(paired data), FID against the target domain, beside the untranslated images' scores")
     if name == "masked":
         return (f"masked-token accuracy and cross-entropy on {len(ctx.data.tokens):,} {ctx.split} tokens in windows "
                 f"of {ctx.model.config.window}, each masked 10 times by the model's rule from seed {ctx.seed}, beside "
@@ -333,7 +343,7 @@ def describe(ctx: EvalContext, name: str, opts: dict) -> str:
 METRIC_FUNCTIONS: dict[str, Callable[[EvalContext, dict], dict[str, Any]]] = {
     "elbo": _elbo, "iwae": _iwae, "nll": _nll, "vlb": _vlb, "fid": _fid, "kid": _kid, "pr": _pr, "is": _is,
     "memorization": _memorization, "recon": _recon, "perplexity": _perplexity, "masked": _masked,
-    "questions": _questions}
+    "questions": _questions, "translation": _translation}
 
 
 def parse_metrics(text: str) -> list[str] | None:
@@ -413,6 +423,10 @@ def evaluate_run(run_dir: str | Path, metrics: str = "auto", split: str = "test"
 
 
 def _headline(name: str, r: dict[str, Any]) -> str:
+    if name == "translation":
+        from .translation_eval import headline
+
+        return headline(r)
     if name == "masked":
         a = r["all"]
         return (f"masked-token accuracy {a['accuracy']:.3f}, {a['nats_per_token']:.3f} nats/token at "

@@ -93,6 +93,18 @@ class MixesStyles(Capability):
     style_resolutions: tuple[int, ...]
 
 
+class Translates(Capability):
+    """Image-to-image translation between two domains (pix2pix, Isola et al. 2017; CycleGAN, Zhu et al. 2017; Foster
+    1st ed. ch. 5): ``translate(x, *, direction)`` maps model-space images of domain ``direction[0]`` to domain
+    ``direction[1]`` (model space in and out); ``directions`` lists the directions it learned (``("AB", "BA")`` for a
+    CycleGAN, ``("AB",)`` for pix2pix). ``translation_views(x, *, direction)`` gives the columns of the book's
+    evaluation grid (Figs 5.3/5.8) after the original, in [0, 1]: the translation and, for a cycle-consistent model,
+    the reconstruction and the identity mapping."""
+
+    label = "image-to-image translation"
+    directions: ClassVar[tuple[str, ...]] = ("AB",)
+
+
 class Reconstructs(Capability):
     """``reconstruct(x, condition)``: the model's reconstruction of ``x``, in [0, 1]."""
 
@@ -256,5 +268,5 @@ _PROTOCOLS = _protocols()
 
 __all__ = ["AsksQuestions", "Attends", "AttendsPixels", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood",
            "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "MixesStyles", "NextToken", "PixelAttention",
-           "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Truncates", "VariationalBound",
+           "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Translates", "Truncates", "VariationalBound",
            "accepted_options", "declared", "supports", "why_not"]

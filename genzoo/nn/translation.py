@@ -9,6 +9,11 @@
   reflection-padded c7s1-``f``, two stride-2 3×3 downsamples (2f, 4f), ``blocks`` residual blocks (reflection pad →
   3×3 conv → IN → ReLU → reflection pad → 3×3 conv → IN, added to the input), two stride-2 transposed 3×3 upsamples,
   and a reflection-padded 7×7 conv to the channels with tanh.
+* :class:`Pix2PixUNet` — pix2pix's generator (Isola et al. 2017, §3.2.1 and appendix 6.1.1, "U-Net-256"): ``depth``
+  stride-2 k4 convolutions C64-C128-C256-C512-C512-… (LeakyReLU 0.2 before each but the first; normalised but the
+  first and the innermost), mirrored by stride-2 transposed convolutions (ReLU before each; dropout 0.5 on the
+  512-wide decoder layers next to the innermost, "CD512"), each decoder layer's output concatenated with the encoder
+  map of its size, tanh out. ``depth`` = log2(size) takes the bottleneck to 1×1, as the paper's 8 at 256 px.
 * :class:`PatchDiscriminator` — Listing 5.3 (PatchGAN, Isola et al. 2017): Conv k4 ("same") → instance norm
   (not on the first layer) → LeakyReLU 0.2 with ``f``·1, 2, 4, 8 filters and strides 2, 2, 2, 1, then Conv k4 s1 to
   one channel with no activation: one validity score per overlapping patch. With three stride-2 layers a 128-px
@@ -97,6 +102,52 @@ class ResNetGenerator(nn.Module):
         return self.net(x)
 
 
+class Pix2PixUNet(nn.Module):
+    """pix2pix's U-Net; 54,413,955 parameters at ``depth`` 8, ``filters`` 64 (the reference code's ``unet_256`` logs
+    "54.414 M").
+
+    The paper's batch norm at batch size 1 — trained, and at test time applied "using the statistics of the test
+    batch" (§3.3) — is instance norm; this uses instance norm with affine parameters (the same parameter count), so
+    larger batches keep the paper's per-image normalisation. The dropout stays on at test time in the paper as its
+    only noise; here it follows the module's train/eval mode (deterministic translations in eval).
+    """
+
+    def __init__(self, channels: int = 3, filters: int = 64, depth: int = 8, dropout: float = 0.5,
+                 out_channels: int | None = None):
+        super().__init__()
+        if depth < 2:
+            raise ValueError("Pix2PixUNet needs depth >= 2")
+        w = [min(filters * 2 ** i, filters * 8) for i in range(depth)]
+        self.down = nn.ModuleList()
+        for i in range(depth):
+            layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2)]
+            layers.append(nn.Conv2d(channels if i == 0 else w[i - 1], w[i], 4, 2, 1, bias=False))
+            if 0 < i < depth - 1:
+                layers.append(nn.InstanceNorm2d(w[i], affine=True))
+            self.down.append(nn.Sequential(*layers))
+        self.up = nn.ModuleList()
+        for i in range(depth):
+            c_in = w[i] if i == depth - 1 else 2 * w[i]
+            if i == 0:
+                layers = [nn.ReLU(), nn.ConvTranspose2d(c_in, out_channels or channels, 4, 2, 1), nn.Tanh()]
+            else:
+                layers = [nn.ReLU(), nn.ConvTranspose2d(c_in, w[i - 1], 4, 2, 1, bias=False),
+                          nn.InstanceNorm2d(w[i - 1], affine=True)]
+                if 4 <= i < depth - 1 and dropout > 0:
+                    layers.append(nn.Dropout(dropout))
+            self.up.append(nn.Sequential(*layers))
+
+    def forward(self, x: Tensor) -> Tensor:
+        skips = []
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        x = self.up[-1](skips[-1])
+        for i in range(len(self.up) - 2, -1, -1):
+            x = self.up[i](torch.cat([skips[i], x], 1))
+        return x
+
+
 class PatchDiscriminator(nn.Module):
     """Listing 5.3's PatchGAN; returns ``[N, 1, H/8, W/8]`` validity logits (LSGAN targets 1 real, 0 fake)."""
 
@@ -118,4 +169,4 @@ class PatchDiscriminator(nn.Module):
         return self.net(x if condition is None else torch.cat([x, condition], 1))
 
 
-__all__ = ["PatchDiscriminator", "conv4_same", "ResNetGenerator", "ResidualBlock", "UNetGenerator", "instance_norm"]
+__all__ = ["PatchDiscriminator", "Pix2PixUNet", "conv4_same", "ResNetGenerator", "ResidualBlock", "UNetGenerator", "instance_norm"]

@@ -38,6 +38,8 @@ class Request:
     prompts: list[str] = field(default_factory=list)   # next-words, fill-mask: the prompts to tabulate
     top: int = 10
     progress: Callable[[int, int], None] | None = None
+    images: Tensor | None = None        # translation: the caller's images (model space) instead of held-out ones
+    image_names: list[str] | None = None
 
     def given_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.options.items() if v is not None}
@@ -352,6 +354,12 @@ def default_task(model: Any) -> str:
     if isinstance(model, Samples):
         return "sample"
     return next((k for k, t in TASKS.items() if t.flag == "the default" and supports(model, t.needs)), "sample")
+
+
+def gallery_task(model: Any) -> Task | None:
+    """The task the trainer draws progress galleries with for a model that cannot sample (a translator's grid of
+    fixed held-out images), or None."""
+    return next((t for t in TASKS.values() if getattr(t, "gallery", False) and supports(model, t.needs)), None)
 
 
 def available_tasks(model: Any) -> list[str]:

@@ -52,12 +52,19 @@ def scheduled_lr(cfg: OptimConfig, step: int, horizon: int) -> float:
     """The learning rate of optimizer step ``step`` (0-based): a linear warm-up to ``cfg.lr`` over
     ``cfg.warmup_steps`` steps (Goyal et al. 2017), then ``cfg.lr`` (``constant``) or a cosine decay to
     ``cfg.min_lr`` at step ``cfg.decay_steps`` (default ``horizon``, the run's target step) and ``min_lr``
-    after it (``cosine``; Loshchilov & Hutter 2017's SGDR without restarts, as GPT-2 and nanoGPT train)."""
+    after it (``cosine``; Loshchilov & Hutter 2017's SGDR without restarts, as GPT-2 and nanoGPT train), or constant
+    until ``cfg.decay_start`` (default half of the end) and then a straight line to ``min_lr`` at the end (``linear``;
+    CycleGAN's schedule, Zhu et al. 2017 §4)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return cfg.lr
     end = cfg.decay_steps if cfg.decay_steps is not None else horizon
+    if cfg.schedule == "linear":
+        start = cfg.decay_start if cfg.decay_start is not None else max(cfg.warmup_steps, end // 2)
+        if step < start:
+            return cfg.lr
+        return cfg.lr + min(1.0, (step - start) / max(1, end - start)) * (cfg.min_lr - cfg.lr)
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, end - cfg.warmup_steps))
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
 

@@ -166,6 +166,8 @@ class TrainingLoop:
             model.to(memory_format=torch.channels_last)
         self.dist.broadcast_module(model)
         self.ema: EMA | None = None          # a weight average to sample from (gradient training sets one)
+        self.data = data
+        self._gallery = None                 # fixed held-out items of a gallery task (models that do not sample)
         self.spec = data.spec
         # throughput in the data's own unit: images/s, points/s, tokens/s (a window of L tokens counts L)
         self.rate_key = f"{self.spec.unit}_per_s"
@@ -368,27 +370,49 @@ class TrainingLoop:
         """``samples/NAME.png``: ``sample_n`` samples from the same noise each time (a progress gallery), titled
         with the step and epoch (and the training ``stage`` it ends, if any). Skipped for models that cannot
         sample."""
-        if not self.dist.is_main or not self.cfg.sample_n or not supports(self.model, Samples):
+        if not self.dist.is_main or not self.cfg.sample_n:
             return None
         from ..tasks import ImageGrid, write_artifact
+        from ..tasks.generation import gallery_task
 
+        task = None if supports(self.model, Samples) else gallery_task(self.model)
+        if task is None and not supports(self.model, Samples):
+            return None
         sampler = self.sampling_model()
         was_training = self.model.training
         sampler.eval()
         try:
-            g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
-            images = sampler.sample(self.cfg.sample_n, generator=g)
             weights = ", EMA weights" if self.ema is not None else ""
             stage_text = f" ({stage})" if stage else ""
-            title = (f"{self.cfg.recipe}{stage_text}: {self.cfg.sample_n} samples after step {self.step} "
-                     f"(epoch {self.step / self.steps_per_epoch:.4g}{weights}), seed {self.cfg.seed}")
-            art = sampler.samples_artifact(images, title=title, nrow=8)
-            if isinstance(art, ImageGrid):
-                art.save_tensor = False       # a gallery of pictures; `genzoo sample` writes tensors
+            when = f"after step {self.step} (epoch {self.step / self.steps_per_epoch:.4g}{weights})"
+            if task is not None:     # a model that does not sample: its default task on fixed held-out items
+                from ..tasks import Request
+
+                art = task.run(self._gallery_context(sampler), Request(n=self.cfg.sample_n, seed=self.cfg.seed))
+                art.title = f"{self.cfg.recipe}{stage_text}: {art.title.split(': ', 1)[-1]} {when}"
+            else:
+                g = torch.Generator().manual_seed(self.cfg.seed)  # the same noise every epoch: a progress gallery
+                images = sampler.sample(self.cfg.sample_n, generator=g)
+                title = f"{self.cfg.recipe}{stage_text}: {self.cfg.sample_n} samples {when}, seed {self.cfg.seed}"
+                art = sampler.samples_artifact(images, title=title, nrow=8)
+                if isinstance(art, ImageGrid):
+                    art.save_tensor = False       # a gallery of pictures; `genzoo sample` writes tensors
             written = write_artifact(art, self.run_dir / "samples" / f"{name}.png")
             return Path(next(iter(written.values())))   # the main file: grid, plot or text
         finally:
             self.model.train(was_training)
+
+    def _gallery_context(self, model: GenerativeModel):
+        """Fixed held-out items for a gallery task (the test split, read once; the training data if there is none)."""
+        if self._gallery is None:
+            from ..data.loader import load_data
+            from ..tasks.translation import HeldOutImages
+
+            hints = type(self.model).data_hints(self.cfg.model)
+            self._gallery = HeldOutImages(model, self.cfg.recipe, self.cfg.data,
+                                          lambda split: load_data(self.cfg.data, hints, split=split), self.data)
+        self._gallery.model = model
+        return self._gallery
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
@@ -440,6 +464,8 @@ class TrainingLoop:
                         self.on_epoch_end()
                         if cfg.sample_every_epoch and reason is None:
                             self.write_samples(f"epoch-{self.epochs_done:04d}")
+                    if cfg.sample_every and self.step % cfg.sample_every == 0 and reason is None and self.step < end:
+                        self.write_samples(f"step-{self.step:07d}")
                     milestone = self.model.milestone()
                     if ((epoch_end and cfg.checkpoint_every_epoch) or self.step % cfg.checkpoint_every == 0
                             or self.step == end or milestone):
