@@ -97,7 +97,7 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
               sets: list[str] | None = None) -> dict:
     """Measure one recipe in this process (called in a fresh subprocess); ``sets`` are ``--set`` overrides."""
     import torch
-    from genzoo.data import load_images
+    from genzoo.data import load_data
     from genzoo.runs import config_from_recipe, prepare_model
     from genzoo.training.trainer import make_trainer
 
@@ -118,7 +118,7 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
         cfg.model["autoencoder"] = str(_throwaway_autoencoder(out_dir / "autoencoder"))
     cfg.data.limit = 4096 if cfg.data.limit is None else min(cfg.data.limit, 4096)
     model = prepare_model(cfg)
-    data = load_images(cfg.data, tuple(model.config.input_shape))
+    data = load_data(cfg.data, type(model).data_hints(cfg.model))
     trainer = make_trainer(cfg, out_dir, model, data)
     ceiling = matmul_gflops("float32")
     from genzoo.training.loop import fast_bf16_available
@@ -168,9 +168,17 @@ def bench_one(recipe: str, threads: int, variant: str, seconds: float, batch_siz
     model.eval()
     n_sample = 64
 
+    from genzoo.models.capabilities import Samples, Translates, supports
+
+    inputs = torch.rand(n_sample, *model.config.input_shape) * 2 - 1
+
     def sample() -> None:
+        """``n_sample`` samples, or for a translator ``n_sample`` translations (batch 64, the first direction)."""
         with torch.inference_mode():
-            model.sample(n_sample, generator=torch.Generator().manual_seed(0))
+            if supports(model, Samples):
+                model.sample(n_sample, generator=torch.Generator().manual_seed(0))
+            elif supports(model, Translates):
+                model.translate(inputs, direction=model.directions[0])
 
     sample_s, _ = _timed(sample, min(seconds, 3.0), 2)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

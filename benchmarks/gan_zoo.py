@@ -96,17 +96,38 @@ def train_and_eval(model: str, dataset: str, args, cpu: int | None) -> dict:
     return row
 
 
-def throughput(model: str) -> dict:
-    """Training/sampling images/s and the matmul fraction of the emoji recipe (benchmarks/bench.py, 1 thread)."""
-    sets = [f"--set={s}" for s in BENCH_SETS.get(model, [])]
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--one", MODELS[model], "1", "fp32",
-                           "--seconds", "6", *sets], capture_output=True, text=True, cwd=ROOT,
+def throughput(recipe: str, sets: list[str] = ()) -> dict:
+    """Training/sampling images/s and the matmul fraction of ``recipe`` (benchmarks/bench.py, 1 thread)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--one", recipe, "1", "fp32",
+                           "--seconds", "6", *[f"--set={s}" for s in sets]], capture_output=True, text=True, cwd=ROOT,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     if proc.returncode != 0:
         return {"throughput_error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     return {k: r[k] for k in ("train_images_per_s_trainer", "sample_images_per_s", "step_gflop", "achieved_gflops",
                               "matmul_fp32_gflops", "fraction_of_fp32_matmul", "peak_rss_mb")}
+
+
+def run_pinned(jobs: list, work, n_jobs: int) -> list:
+    """``work(job, cpu)`` for every job, ``n_jobs`` at once, each on a core of its own (``cpu`` None for one job at
+    a time); prints each result as a JSON line as it comes, returns them in the jobs' order."""
+    cores = list(range(n_jobs)) if n_jobs > 1 else [None]
+    free = list(cores)
+    lock = threading.Lock()
+
+    def run(job):
+        with lock:
+            cpu = free.pop(0)
+        try:
+            row = work(job, cpu)
+            print(json.dumps(row), flush=True)
+            return row
+        finally:
+            with lock:
+                free.append(cpu)
+
+    with ThreadPoolExecutor(max_workers=len(cores)) as pool:
+        return list(pool.map(run, jobs))
 
 
 def markdown(rows: list[dict], speed: dict[str, dict]) -> str:
@@ -139,24 +160,8 @@ def main() -> None:
     args = p.parse_args()
 
     jobs = [(m, d) for d in args.datasets for m in args.models]
-    cores = list(range(args.jobs)) if args.jobs > 1 else [None]
-    free = list(cores)
-    lock = threading.Lock()
-
-    def run(job):
-        with lock:
-            cpu = free.pop(0)
-        try:
-            row = train_and_eval(*job, args, cpu)
-            print(json.dumps(row), flush=True)
-            return row
-        finally:
-            with lock:
-                free.append(cpu)
-
-    with ThreadPoolExecutor(max_workers=len(cores)) as pool:
-        rows = list(pool.map(run, jobs))
-    speed = {} if args.no_throughput else {m: throughput(m) for m in args.models}
+    rows = run_pinned(jobs, lambda job, cpu: train_and_eval(*job, args, cpu), args.jobs)
+    speed = {} if args.no_throughput else {m: throughput(MODELS[m], BENCH_SETS.get(m, [])) for m in args.models}
     for m, s in speed.items():
         print(json.dumps({"model": m, **s}), flush=True)
     result = {"budget_cpu_minutes": args.budget, "samples": args.samples, "rows": rows, "throughput": speed,

@@ -90,6 +90,11 @@ class ImagePairSet:
     def shape(self) -> tuple[int, ...]:
         return self.a.shape
 
+    def subset(self, index: Tensor) -> "ImagePairSet":
+        """Items ``index`` of each domain (an unpaired domain shorter than the index wraps around)."""
+        return ImagePairSet(self.a.subset(index % len(self.a)), self.b.subset(index % len(self.b)), self.paired,
+                            self.source, self.meta)
+
     @property
     def labels(self) -> None:           # no class labels (what image-conditioning checks ask)
         return None
