@@ -115,6 +115,9 @@ def test_font_styles_pairs_a_familys_regular_and_bold_glyphs(font_dir):
     assert data.a.meta["fonts"][0] == "DejaVu Sans Book" and data.b.meta["fonts"][0] == "DejaVu Sans Bold"
     ink_a, ink_b = ((255 - s.images.float()).sum(dim=(1, 2, 3)) for s in (data.a, data.b))
     assert (ink_b > ink_a).all()                                        # bold is darker, glyph by glyph
+    x = CHARACTERS.index("x")
+    baseline = [(s.images[x, 0] < 128).any(1).nonzero().max().item() for s in (data.a, data.b)]
+    assert baseline[0] == baseline[1]                                   # one layout per family: aligned pairs
     assert data.meta["feature_data"] == {"name": "font-glyphs", "data_dir": str(font_dir)}
     italic = styles(font_dir, domains=["regular", "italic"])
     assert italic.meta["families"] == ["DejaVu Sans"] and italic.b.meta["fonts"][0] == "DejaVu Sans Oblique"

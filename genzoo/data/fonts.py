@@ -9,10 +9,11 @@ Source: the TrueType/OpenType fonts of Debian's ``fonts-*`` packages (``fonts-de
 font file), or of ``$GENZOO_DATA/fonts``. The 62 characters ``0-9A-Za-z`` of every face are rendered with Pillow
 (FreeType) at 4× the image size, black on white, and downsampled with Lanczos filtering.
 
-Layout: one scale and one baseline per *face*, so that case and x-height survive (``o`` stays smaller than
-``O``, ``g`` descends): the union of the 62 ink boxes (tallest ascender to deepest descender, widest glyph) fills
-the square less a margin of 1/16 on each side; each glyph is centred horizontally on its own ink and sits on the
-face's common baseline.
+Layout: one scale and one baseline per *family* (its regular, bold and italic faces of one width together), so
+that case and x-height survive (``o`` stays smaller than ``O``, ``g`` descends) and a glyph and its bold or italic
+counterpart line up: the union of the family's ink boxes (tallest ascender to deepest descender, widest glyph)
+fills the square less a margin of 1/16 on each side; each glyph is centred horizontally on its own ink and sits on
+the common baseline.
 
 What is kept: a face must draw all 62 characters — a character drawn as the face's ``.notdef`` box (the same
 pixels as an unassigned code point, U+0378) or drawn empty disqualifies the face (the Noto fonts of non-Latin
@@ -53,7 +54,7 @@ SYSTEM_DIRS = ("/usr/share/fonts", "/usr/share/texmf/fonts/opentype")
 FONT_EXTENSIONS = (".ttf", ".otf", ".ttc")
 DEFAULT_SIZE = 32
 MARGIN = 1 / 16                        # of the side, on each side
-CACHE_VERSION = "v1"
+CACHE_VERSION = "v2"
 ATTRIBUTES = ("bold", "italic", "serif", "sans", "mono", "handwriting")
 ROLES = ("regular", "bold", "italic", "bold-italic")   # the faces font-styles can pair
 FONT_PACKAGES = ("fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 "
@@ -192,13 +193,21 @@ def _ink(font, ch: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     return np.asarray(img), (x0, y0, x0 + w, y0 + h)
 
 
-def render_face(path: Path, index: int, size: int) -> Face | str:
-    """The 62 glyphs of face ``index`` of ``path`` at ``size``, or the reason the face is left out."""
-    from PIL import Image, ImageFont
+@dataclass
+class OpenFace:
+    """A face that draws all 62 characters: its :class:`Face` (no glyphs yet), Pillow font and ink boxes."""
 
-    render = min(max(4 * size, 64), 512)
+    face: Face
+    font: object
+    boxes: list[tuple[int, int, int, int]]
+
+
+def open_face(path: Path, index: int, size: int) -> OpenFace | str:
+    """Face ``index`` of ``path``, opened at 4× ``size`` (64..512 px) and checked, or the reason it is left out."""
+    from PIL import ImageFont
+
     try:
-        font = ImageFont.truetype(str(path), render, index=index)
+        font = ImageFont.truetype(str(path), min(max(4 * size, 64), 512), index=index)
         family, style = font.getname()
     except (OSError, ValueError) as e:
         return f"unreadable ({e})"
@@ -210,23 +219,48 @@ def render_face(path: Path, index: int, size: int) -> Face | str:
         inks = [_ink(font, ch) for ch in CHARACTERS]
     except (OSError, ValueError) as e:
         return f"cannot render ({e})"
-    missing = [ch for ch, (a, _) in zip(CHARACTERS, inks) if not a.any() or (a.shape == probe.shape
-                                                                            and np.array_equal(a, probe))]
+    missing = [ch for ch, (a, _) in zip(CHARACTERS, inks)
+               if not a.any() or (a.shape == probe.shape and np.array_equal(a, probe))]
     if missing:
         return f"lacks {len(missing)} of the 62 characters ({''.join(missing[:12])}{'...' if len(missing) > 12 else ''})"
-    top = min(b[1] for _, b in inks)
-    bottom = max(b[3] for _, b in inks)
-    widest = max(b[2] - b[0] for _, b in inks)
-    side = math.ceil(max(bottom - top, widest) / (1 - 2 * MARGIN))
+    mono = len({round(font.getlength(ch), 1) for ch in CHARACTERS}) == 1
+    return OpenFace(Face(str(path), index, family, style, mono), font, [b for _, b in inks])
+
+
+def draw_glyphs(face: OpenFace, layout: tuple[int, int, int], size: int) -> np.ndarray:
+    """The 62 glyphs (uint8 ``62×size×size``, black on white) of ``face`` in a square of ``side`` render pixels
+    whose ink rows span ``top..bottom`` (``layout = (top, bottom, side)``): each glyph centred horizontally on its
+    ink, on the common baseline, then downsampled with Lanczos filtering."""
+    from PIL import Image
+
+    top, bottom, side = layout
     y_top = (side - (bottom - top)) // 2
     glyphs = np.empty((len(CHARACTERS), size, size), np.uint8)
-    for i, (a, (x0, y0, x1, _)) in enumerate(inks):
+    for i, ch in enumerate(CHARACTERS):
+        a, (x0, y0, x1, _) = _ink(face.font, ch)
         canvas = np.zeros((side, side), np.uint8)
         x, y = (side - (x1 - x0)) // 2, y_top + y0 - top
         canvas[y:y + a.shape[0], x:x + a.shape[1]] = a
         glyphs[i] = np.asarray(Image.fromarray(255 - canvas).resize((size, size), Image.LANCZOS))
-    advances = {round(font.getlength(ch), 1) for ch in CHARACTERS}
-    return Face(str(path), index, family, style, mono=len(advances) == 1, glyphs=glyphs)
+    return glyphs
+
+
+def layout_of(faces: list[OpenFace]) -> tuple[int, int, int]:
+    """One layout for faces that belong together: the union of their ink boxes (tallest ascender to deepest
+    descender, widest glyph) fills the square less :data:`MARGIN` on each side."""
+    boxes = [b for f in faces for b in f.boxes]
+    top, bottom = min(b[1] for b in boxes), max(b[3] for b in boxes)
+    widest = max(b[2] - b[0] for b in boxes)
+    return top, bottom, math.ceil(max(bottom - top, widest) / (1 - 2 * MARGIN))
+
+
+def render_face(path: Path, index: int, size: int) -> Face | str:
+    """One face's 62 glyphs in a layout of its own, or the reason it is left out."""
+    opened = open_face(path, index, size)
+    if isinstance(opened, str):
+        return opened
+    opened.face.glyphs = draw_glyphs(opened, layout_of([opened]), size)
+    return opened.face
 
 
 def face_indices(path: Path) -> list[int]:
@@ -242,27 +276,41 @@ def face_indices(path: Path) -> list[int]:
 
 
 def render_library(paths: list[Path], size: int) -> tuple[list[Face], list[tuple[str, str]]]:
-    """Every usable face of ``paths`` (see the module docstring) and the ``(face, reason)`` of each left out."""
-    faces: list[Face] = []
+    """Every usable face of ``paths`` (see the module docstring) and the ``(face, reason)`` of each left out.
+
+    The faces of one family and width (regular, bold, italic, ...) share one layout, so a glyph and its bold or
+    italic counterpart have the same scale and baseline."""
+    opened: list[OpenFace] = []
     skipped: list[tuple[str, str]] = []
     seen_names: dict[tuple[str, str], str] = {}
-    seen_pixels: dict[bytes, str] = {}
+    labels: dict[int, str] = {}
     for path in paths:
         for index in face_indices(path):
             label = f"{path.name}" + (f"#{index}" if index else "")
-            face = render_face(path, index, size)
+            face = open_face(path, index, size)
             if isinstance(face, str):
                 skipped.append((label, face))
                 continue
-            key = (face.family, face.style)
-            digest = face.glyphs.tobytes()
+            key = (face.face.family, face.face.style)
             if key in seen_names:
-                skipped.append((label, f"a second copy of {face.name} ({seen_names[key]})"))
-            elif digest in seen_pixels:
-                skipped.append((label, f"draws exactly as {seen_pixels[digest]}"))
-            else:
-                seen_names[key], seen_pixels[digest] = label, label
-                faces.append(face)
+                skipped.append((label, f"a second copy of {face.face.name} ({seen_names[key]})"))
+                continue
+            seen_names[key] = labels[len(opened)] = label
+            opened.append(face)
+    groups: dict[str, list[OpenFace]] = {}
+    for f in opened:
+        groups.setdefault(f.face.pair_family, []).append(f)
+    layouts = {family: layout_of(members) for family, members in groups.items()}
+    faces: list[Face] = []
+    seen_pixels: dict[bytes, str] = {}
+    for i, f in enumerate(opened):
+        f.face.glyphs = draw_glyphs(f, layouts[f.face.pair_family], size)
+        digest = f.face.glyphs.tobytes()
+        if digest in seen_pixels:
+            skipped.append((labels[i], f"draws exactly as {seen_pixels[digest]}"))
+        else:
+            seen_pixels[digest] = labels[i]
+            faces.append(f.face)
     return faces, skipped
 
 
