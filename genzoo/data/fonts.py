@@ -454,15 +454,10 @@ def face_roles(faces: list[Face]) -> dict[str, dict[str, int]]:
                 found[light] = regular[0]
             if strong:
                 found[bold] = strong[0]
-        if slanted_weight_mismatch(found, weights):
-            found.pop("italic", None)
+        if "italic" in found and "regular" in found and weights[found["italic"]] != weights[found["regular"]]:
+            del found["italic"]                 # an italic of another weight is not the regular's italic
         roles[family] = found
     return roles
-
-
-def slanted_weight_mismatch(found: dict[str, int], weights: dict[int, int]) -> bool:
-    """An italic whose weight differs from the regular's is not the regular's italic."""
-    return "italic" in found and "regular" in found and weights[found["italic"]] != weights[found["regular"]]
 
 
 def parse_domains(request: DataRequest) -> tuple[str, str]:
