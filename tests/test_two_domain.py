@@ -111,3 +111,71 @@ def test_emoji_styles_missing_or_corrupt_packs_say_how_to_get_them(tmp_path):
     _pack(tmp_path / "emoji-datasource-twitter-16.0.0.tgz", "twitter", ["1f600"], 90)
     with pytest.raises(DataError, match="corrupt or truncated"):
         load_data(DataConfig(name="emoji-styles", data_dir=str(tmp_path)), split="train")
+
+
+def test_data_domains_swap_the_folder_sides_and_the_emoji_styles(tmp_path):
+    root = make_folder(tmp_path / "f", ["a", "b"], ["a", "b"])
+    ab, ba = load(root), load(root, domains=["B", "A"])
+    assert torch.equal(ab.a.images, ba.b.images) and torch.equal(ab.b.images, ba.a.images)
+    with pytest.raises(DataError, match=r"must be \[A, B\] or \[B, A\]"):
+        load(root, domains=["A", "C"])
+    names = [f"{0x1F600 + i:x}" for i in range(10)]
+    _pack(tmp_path / "emoji-datasource-google-16.0.0.tgz", "google", names, 30)
+    _pack(tmp_path / "emoji-datasource-twitter-16.0.0.tgz", "twitter", names, 90)
+    cfg = DataConfig(name="emoji-styles", data_dir=str(tmp_path), image_size=16)
+    gt = load_data(cfg, split="train")
+    assert gt.meta == {"feature_data": {"name": "emoji"}, "domains": ["google", "twitter"]}
+    tg = load_data(DataConfig(name="emoji-styles", data_dir=str(tmp_path), image_size=16,
+                              domains=["twitter", "google"]), split="train")
+    assert (tg.a.images[:, 0] == 90).all() and (tg.b.images[:, 0] == 30).all()
+    assert tg.meta["domains"] == ["twitter", "google"]
+
+
+def write_side_by_side(path: Path, left: int, right: int, w: int = 16, h: int = 8) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 2], img[:, w // 2:] = left, right
+    Image.fromarray(img).save(path)
+
+
+def side_by_side(root: Path, split: str = "train", **kw) -> ImagePairSet:
+    return load_data(DataConfig(name="side-by-side-folder", data_dir=str(root), **kw), split=split)
+
+
+def test_side_by_side_folder_cuts_each_image_into_a_and_b(tmp_path):
+    for split in ("train", "val", "test"):
+        for i in range(3):
+            write_side_by_side(tmp_path / split / f"{i + 1}.jpg" if split == "val" else tmp_path / split / f"{i + 1}.png",
+                               10 * (i + 1), 200 + i)
+    data = side_by_side(tmp_path)
+    assert data.paired and len(data) == 3 and data.shape == (3, 8, 8)
+    assert data.a.meta["names"] == data.b.meta["names"] == ["1", "2", "3"]
+    assert data.a.images[:, 0, 0, 0].tolist() == [10, 20, 30] and data.b.images[:, 0, 0, 0].tolist() == [200, 201, 202]
+    btoa = side_by_side(tmp_path, domains=["B", "A"])                  # pix2pix's --direction BtoA
+    assert torch.equal(btoa.a.images, data.b.images) and torch.equal(btoa.b.images, data.a.images)
+    small = side_by_side(tmp_path, "val", image_size=4, channels=1)
+    assert small.shape == (1, 4, 4) and len(small) == 3
+    assert len(side_by_side(tmp_path, "test")) == 3
+    batch = data.gather(torch.tensor([0, 2]), DataConfig(name="side-by-side-folder"), "pm1", torch.device("cpu"))
+    assert batch.x.shape == batch.target.shape == (2, 3, 8, 8) and batch.x.min() >= -1
+
+
+def test_side_by_side_folder_errors_name_the_layout(tmp_path):
+    with pytest.raises(DataError, match="--data-dir"):
+        load_data(DataConfig(name="side-by-side-folder"), split="train")
+    write_side_by_side(tmp_path / "maps" / "train" / "1.png", 1, 2)
+    (tmp_path / "maps" / "val").mkdir()
+    with pytest.raises(DataError, match=r"no test/ folder \(found: train, val\).*--split val"):
+        side_by_side(tmp_path / "maps", "test")
+    with pytest.raises(DataError, match="val: no image files"):
+        side_by_side(tmp_path / "maps", "val")
+    write_side_by_side(tmp_path / "odd" / "train" / "1.png", 1, 2, w=15)
+    with pytest.raises(DataError, match="1.png: is 15×8; an odd width cannot be cut into halves"):
+        side_by_side(tmp_path / "odd")
+    write_side_by_side(tmp_path / "mixed" / "train" / "1.png", 1, 2)
+    write_side_by_side(tmp_path / "mixed" / "train" / "2.png", 1, 2, w=32)
+    with pytest.raises(DataError, match="halves are 16×8 but .*1.png's are 8×8; set an image size"):
+        side_by_side(tmp_path / "mixed")
+    assert side_by_side(tmp_path / "mixed", image_size=8).shape == (3, 8, 8)
+    with pytest.raises(DataError, match="unknown split 'dev'"):
+        side_by_side(tmp_path / "mixed", "dev")

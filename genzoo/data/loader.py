@@ -40,6 +40,9 @@ def load_images(cfg: DataConfig, shape: tuple[int, int, int] | None = None, spli
     read whole so evaluation and analysis see the full held-out set.
     """
     info = dataset_info(cfg.name)
+    if cfg.domains:
+        raise DataError(f"data.domains={cfg.domains} applies to two-domain datasets (image pairs); {cfg.name} is "
+                        f"one domain: leave data.domains out")
     limit = cfg.limit if (split or cfg.split) == cfg.split else None
     request = _request(cfg, shape, split, attributes=tuple(cfg.attributes) if cfg.attributes else None,
                        limit=limit if cfg.classes is None else None)
@@ -122,7 +125,8 @@ def load_pairs(cfg: DataConfig, shape: tuple[int, int, int] | None = None, split
     split stays paired)."""
     from .two_domain import ImagePairSet
 
-    data: ImagePairSet = dataset_info(cfg.name).reader(_request(cfg, shape, split))
+    domains = tuple(cfg.domains) if cfg.domains else None
+    data: ImagePairSet = dataset_info(cfg.name).reader(_request(cfg, shape, split, domains=domains))
     training = (split or cfg.split) == cfg.split
     limit = cfg.limit if training else None
     unpair = training and cfg.pairing == "unpaired" and data.paired

@@ -26,6 +26,7 @@ class DataRequest:
     channels: int | None = None
     attributes: tuple[str, ...] | None = None
     limit: int | None = None        # the first N images suffice (readers of large sets may stop early)
+    domains: tuple[str, ...] | None = None   # two-domain readers: which two domains, A first (data.domains)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,14 @@
   emoji-datasource-twitter@16.0.0``; the ``.tgz`` files are read as they are, nothing is unpacked). The same names
   in two styles: training may ignore the pairing (CycleGAN) while every translation still has a true counterpart
   to score against. Twitter's images are CC-BY 4.0 (Twitter, Inc. and other contributors).
+* ``side-by-side-folder``: pix2pix's layout — ``DIR/train``, ``DIR/val``, ``DIR/test`` of images whose left half is A
+  and right half B (facades, maps, cityscapes, edges2shoes as pix2pix's download script ships them). Paired.
+* ``font-styles`` (:mod:`genzoo.data.fonts`): one font family's glyphs in two faces (regular → bold by default).
+
+``data.domains`` names the two domains, A first: ``[B, A]`` swaps the folder layouts' sides (pix2pix's
+``--direction BtoA``, the usual one for facades), ``[twitter, google]`` the emoji styles. Sets with a true
+counterpart for every item name in ``meta["feature_data"]`` the labelled dataset whose feature network scores
+translations (FID of the translated images against the real B images).
 
 :class:`ImagePairSet` serves batches with the A images in ``Batch.x`` and the B images in ``Batch.target``.
 Unpaired sets draw B in an order of its own (:class:`PairStream`): each epoch permutes A and B independently, both
@@ -25,8 +33,8 @@ import torch
 from torch import Tensor
 
 from . import transforms as T
-from .folders import (cache_path, decode_all, file_stamp, flatten, list_images, load_cache, open_image, path_key,
-                      read_image_files, save_cache, to_array)
+from .folders import (cache_path, crop_resize, decode_all, file_stamp, flatten, list_images, load_cache, open_image,
+                      path_key, read_image_files, save_cache, to_array)
 from .loader import Batch, BatchStream
 from .registry import DataRequest, cache_dir, register_dataset, search_dirs
 from .types import DataError, DataSpec, ImageSet
@@ -119,6 +127,17 @@ class ImagePairSet:
 
 
 
+def pick_domains(request: DataRequest, names: tuple[str, str], dataset: str) -> bool:
+    """Whether ``request.domains`` (default ``names``: A, B) swaps the two domains; a :class:`DataError` naming the
+    choices when it is not a pair of them."""
+    if not request.domains or tuple(request.domains) == names:
+        return False
+    if tuple(request.domains) == names[::-1]:
+        return True
+    raise DataError(f"{dataset}: data.domains={list(request.domains)} must be [{names[0]}, {names[1]}] or "
+                    f"[{names[1]}, {names[0]}] (domain A first)")
+
+
 def _finish(images: np.ndarray | Tensor, request: DataRequest) -> Tensor:
     x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
     if request.channels:
@@ -138,6 +157,8 @@ def two_domain_folder(request: DataRequest) -> ImagePairSet:
     root = Path(request.data_dir)
     split = "test" if request.split == "test" else "train"
     folders = [root / f"{split}A", root / f"{split}B"]
+    if pick_domains(request, ("A", "B"), "two-domain-folder"):
+        folders.reverse()
     missing = [f.name for f in folders if not f.is_dir()]
     if missing:
         raise DataError(f"{root}: no {' or '.join(missing)} folder; the CycleGAN layout is DIR/trainA, DIR/trainB, "
@@ -217,13 +238,80 @@ def emoji_styles(request: DataRequest) -> ImagePairSet:
     if request.split not in ("train", "test"):
         raise DataError(f"emoji-styles: unknown split {request.split!r}; use train or test")
     size = request.image_size or 64
-    (names_a, images_a), (names_b, images_b) = (load_style(request, s, size) for s in ("google", "twitter"))
+    styles = ("google", "twitter")
+    if pick_domains(request, styles, "emoji-styles"):
+        styles = styles[::-1]
+    (names_a, images_a), (names_b, images_b) = (load_style(request, s, size) for s in styles)
     common = sorted(set(names_a) & set(names_b))
     keep = [n for i, n in enumerate(common) if (i % 10 == 9) == (request.split == "test")]
     ia, ib = {n: i for i, n in enumerate(names_a)}, {n: i for i, n in enumerate(names_b)}
-    a = ImageSet(_finish(images_a[[ia[n] for n in keep]], request), source="emoji-styles: google",
+    a = ImageSet(_finish(images_a[[ia[n] for n in keep]], request), source=f"emoji-styles: {styles[0]}",
                  meta={"names": keep})
-    b = ImageSet(_finish(images_b[[ib[n] for n in keep]], request), source="emoji-styles: twitter",
+    b = ImageSet(_finish(images_b[[ib[n] for n in keep]], request), source=f"emoji-styles: {styles[1]}",
                  meta={"names": keep})
     return ImagePairSet(a, b, paired=True, source=f"emoji-styles:{request.split}",
-                        meta={"feature_data": {"name": "emoji"}})
+                        meta={"feature_data": {"name": "emoji"}, "domains": list(styles)})
+
+
+# --------------------------------------------------------------------------------------------------
+# side-by-side-folder (pix2pix)
+
+SIDE_BY_SIDE_SPLITS = {"train": "train", "val": "val", "valid": "val", "test": "test"}
+
+
+def split_halves(path: Path, channels: int, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The left and right halves of one side-by-side image, each centre-cropped and resized (Lanczos) to
+    ``size`` (``None``: as they are)."""
+    img = flatten(open_image(path), channels)
+    w, h = img.size
+    if w % 2:
+        raise DataError(f"{path}: is {w}×{h}; an odd width cannot be cut into halves — the side-by-side layout holds "
+                        f"A in the left half and B in the right (pix2pix's facades are 512×256)")
+    left, right = (crop_resize(img.crop(box), size) for box in ((0, 0, w // 2, h), (w // 2, 0, w, h)))
+    return to_array(left), to_array(right)
+
+
+@register_dataset("side-by-side-folder", "pix2pix's paired layout (--data-dir DIR with train/ val/ test/): each image "
+                  "holds A in its left half and B in its right (data.domains=[B,A] for pix2pix's BtoA)", None,
+                  modality="image-pair")
+def side_by_side_folder(request: DataRequest) -> ImagePairSet:
+    """The images of ``DIR/<split>`` (``train``, ``val`` or ``test``; recursive, sorted by path) cut into their
+    halves: A = left, B = right (swapped by ``data.domains=[B, A]``). Paired, named by the file's path. Without an
+    image size every image must have the size of the first; ``channels`` defaults to 3."""
+    if not request.data_dir:
+        raise DataError("side-by-side-folder needs a folder with train/ val/ test/ of side-by-side A|B images: pass "
+                        "--data-dir DIR")
+    root = Path(request.data_dir)
+    if request.split not in SIDE_BY_SIDE_SPLITS:
+        raise DataError(f"side-by-side-folder: unknown split {request.split!r}; use train, val or test")
+    folder = root / SIDE_BY_SIDE_SPLITS[request.split]
+    if not folder.is_dir():
+        present = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")) \
+            if root.is_dir() else []
+        hint = (" — some sets (maps, edges2shoes) ship only train/ and val/: evaluate on --split val"
+                if folder.name == "test" and "val" in present else "")
+        raise DataError(f"{root}: no {folder.name}/ folder (found: {', '.join(present) or 'none'}); pix2pix's layout "
+                        f"is DIR/train, DIR/val, DIR/test of side-by-side A|B images{hint}")
+    paths = list_images(folder)
+    if not paths:
+        raise DataError(f"{folder}: no image files; put the side-by-side A|B images there")
+    channels = request.channels or 3
+    swap = pick_domains(request, ("A", "B"), "side-by-side-folder")
+    first = split_halves(paths[0], channels, request.image_size)[0].shape
+
+    def decode(path: Path) -> np.ndarray:
+        left, right = split_halves(path, channels, request.image_size)
+        if left.shape != first:
+            raise DataError(f"{path}: its halves are {left.shape[2]}×{left.shape[1]} but {paths[0]}'s are "
+                            f"{first[2]}×{first[1]}; set an image size, e.g. --set data.image_size=256")
+        return np.stack([left, right])
+
+    both = decode_all(paths, decode, (2, *first))            # N×2×C×H×W: left and right halves
+    halves = [both[:, 0], both[:, 1]]
+    if swap:
+        halves.reverse()
+    names = [str(p.relative_to(folder).with_suffix("")) for p in paths]
+    sides = ("right", "left") if swap else ("left", "right")
+    a, b = (ImageSet(_finish(h, request), source=f"side-by-side-folder ({folder}, {side} halves)",
+                     meta={"names": names}) for h, side in zip(halves, sides))
+    return ImagePairSet(a, b, paired=True, source=f"side-by-side-folder:{folder.name} ({root})")
