@@ -5,6 +5,7 @@ batch.
 
     python benchmarks/painting.py --budget 20 --jobs 2 --out bench-results/painting.json --markdown
     python benchmarks/painting.py --runs cyclegan pix2pix --budget 1          # quick
+    python benchmarks/painting.py --runs cyclegan cyclegan-no-identity pix2pix --figure docs/figures/painting-emoji.png
 
 Protocol:
 
@@ -31,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_zoo import ROOT, genzoo, run_pinned, throughput  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
 
 # name → (recipe, overrides)
 RUNS = {
@@ -78,6 +81,37 @@ def train_and_score(name: str, args, cpu: int | None) -> dict:
     return row
 
 
+def side_by_side(root: Path, names: list[str], out: Path, n: int = 5) -> None:
+    """One figure: ``n`` held-out images per direction (evenly spaced) — the original, each run's translation, and the
+    true counterpart — for runs that share one dataset."""
+    import torch
+
+    from genzoo.analysis.grid import save_grid
+    from genzoo.run_context import RunContext, item_index
+
+    contexts = [RunContext(root / name) for name in names]
+    data = contexts[0].data("test")
+    rows, labels = [], []
+    for direction in ("AB", "BA"):
+        src, dst = (data.a, data.b) if direction == "AB" else (data.b, data.a)
+        index = item_index(len(src), n, spread=True)
+        x = src.images[index].float() / 255
+        columns = [x]
+        for ctx in contexts:
+            model = ctx.model
+            if direction not in model.directions:
+                columns.append(torch.ones_like(x))      # a one-way model: a blank column
+                continue
+            with torch.inference_mode():
+                columns.append(model.to_unit(model.translate(x * 2 - 1, direction=direction)).clamp(0, 1))
+        columns.append(dst.images[index].float() / 255)
+        rows.append(torch.stack(columns, 1))
+        labels += [f"{direction[0]}→{direction[1]} {i}" for i in index.tolist()]
+    save_grid(torch.cat(rows).flatten(0, 1), out, nrow=len(names) + 2, row_labels=labels,
+              col_labels=["original", *names, "true counterpart"],
+              title=f"held-out {data.source.split(':')[0]} translated by each run (blank: the model is one-way)")
+
+
 def markdown(rows: list[dict], speed: dict) -> str:
     lines = ["| run | direction | L1 ↓ (untranslated) | SSIM ↑ (untranslated) | FID ↓ (untranslated; real) | "
              "cycle L1 | colour shift from target | steps (epochs) |", "|---|---|---|---|---|---|---|---|"]
@@ -119,7 +153,11 @@ def main() -> None:
     p.add_argument("--no-throughput", action="store_true")
     p.add_argument("--out", type=Path)
     p.add_argument("--markdown", action="store_true")
+    p.add_argument("--figure", type=Path, help="Only draw the runs' translations side by side into this PNG.")
     args = p.parse_args()
+    if args.figure:
+        side_by_side(args.root, args.runs, args.figure)
+        return
 
     rows = run_pinned(args.runs, lambda name, cpu: train_and_score(name, args, cpu), args.jobs)
     speed = {}
