@@ -129,6 +129,7 @@ def run_feedforward(run_dir: Path, content: str, out: Path, size: int, log=print
     if not supports(model, Stylises):
         raise ConfigError(f"--model {run_dir} is a {model.family} run, which cannot stylise images "
                           f"({why_not(model, Stylises) or 'train a style-net recipe, e.g. style-net-starry-night'})")
+    log(f"features the network was trained with: {model.features.description}")
     img, src = read_image(content)
     x = to_tensor(fit_long_side(img, size)).to(model.device)
     start = time.perf_counter()
@@ -140,7 +141,6 @@ def run_feedforward(run_dir: Path, content: str, out: Path, size: int, log=print
               "features_description": model.features.description, "seconds": round(seconds, 3)}
     json_path = out.with_suffix(".json")
     json_path.write_text(json.dumps(record, indent=2))
-    log(f"features the network was trained with: {model.features.description}")
     return {"image": str(out), "json": str(json_path), **{k: record[k] for k in ("features", "seconds")}}
 
 
