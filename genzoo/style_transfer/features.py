@@ -61,9 +61,10 @@ class StyleFeatures:
         return self
 
 
-def random_vgg19(seed: int = 0, pool: str = "avg") -> VGG19Features:
-    """VGG19 with He-normal weights (fan-in, ReLU gain) and zero biases, drawn from ``seed``."""
-    net = VGG19Features(pool=pool)
+def random_vgg19(seed: int = 0, pool: str = "avg", width: float = 1.0) -> VGG19Features:
+    """VGG19 (``width`` × its filters) with He-normal weights (fan-in, ReLU gain) and zero biases, drawn from
+    ``seed``."""
+    net = VGG19Features(pool=pool, width=width)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for conv in net.convs.values():
