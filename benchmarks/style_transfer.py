@@ -4,12 +4,17 @@ peak memory of each — every measurement in its own process, so each peak RSS i
 
     python benchmarks/style_transfer.py --size 256 --iterations 2 --out bench-results/style_transfer.json
     python benchmarks/style_transfer.py --part lbfgs --size 128        # one part
+    python benchmarks/style_transfer.py --part compare --run runs/style-net --size 128 --iterations 10
 
 * ``lbfgs``: astronaut in the style of starry_night, VGG19 (random weights: the cost is the architecture's, the same
   with ImageNet weights), ``--iterations`` L-BFGS calls of 20 evaluations; seconds per image are given for the
   command's default 10 iterations and extrapolated to the book's 1000.
 * ``feedforward``: the style-net recipe's network (1.67 M parameters) on 256-px images under inference mode,
   after a warm-up; untrained weights cost the same as trained ones.
+* ``compare`` (with ``--run`` of a trained style-net): on each held-out photo of the ``photos`` test split
+  (scikit-image's astronaut, chelsea, coffee, rocket; centre crops at the run's input size), the feed-forward network's one pass against L-BFGS with
+  ``--iterations`` × 20 evaluations: seconds per image, and the content and style losses (unweighted, the run's own
+  perceptual loss — the objective both minimise — and the weighted total). The untouched photo is the baseline.
 """
 from __future__ import annotations
 
@@ -68,13 +73,57 @@ def bench_feedforward(size: int, batches: list[int], repeats: int = 5) -> dict:
     return out
 
 
+def bench_compare(run: Path, size: int, iterations: int, figure: Path | None = None) -> dict:
+    import torch
+
+    from genzoo.data.photos import photos
+    from genzoo.data.registry import DataRequest
+    from genzoo.run_context import RunContext
+    from genzoo.style_transfer.gatys import stylise_lbfgs
+
+    model = RunContext(run).model
+    loss = model.perceptual          # the style's Gram matrices at the run's input size: photos of that size
+    size = model.config.input_shape[1]
+    held_out = photos(DataRequest(split="test", image_size=size))
+    rows, shown = [], {"photo": [], "feed-forward": [], "L-BFGS": []}
+    for name, img in zip(held_out.meta["photos"], held_out.images):
+        x = img[None].float() / 255
+        target = loss.content_targets(x)
+        start = time.perf_counter()
+        y = model.stylise(x)
+        ff_seconds = time.perf_counter() - start
+        res = stylise_lbfgs(loss, x, iterations)
+
+        def terms(img: torch.Tensor) -> dict:
+            with torch.no_grad():
+                t = loss.terms(img.clamp(0, 1), target)
+            return {k: float(f"{float(v):.4g}") for k, v in t.items()}
+        for key, im in (("photo", x), ("feed-forward", y), ("L-BFGS", res.image)):
+            shown[key].append(im.clamp(0, 1))
+        rows.append({"photo": name, "size": list(x.shape[2:]), "untouched": terms(x),
+                     "feedforward": {**terms(y), "seconds": round(ff_seconds, 3)},
+                     "lbfgs": {**terms(res.image), "seconds": round(res.seconds, 1)}})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if figure is not None:
+        from genzoo.analysis.grid import save_grid
+
+        names = held_out.meta["photos"]
+        save_grid(torch.cat([torch.cat(v) for v in shown.values()]), figure, nrow=len(names), col_labels=names,
+                  row_labels=[f"held-out\nphoto", f"feed-forward\n(1 pass)", f"L-BFGS\n({iterations}×20 evals)"],
+                  title=f"{run.name}: {model.config.style}, {model.features_name} features")
+    return {"part": "compare", "run": str(run), "features": model.features_name, "iterations": iterations,
+            "rows": rows, "peak_rss_mb": round(peak_mb())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["all", "lbfgs", "feedforward"], default="all")
+    ap.add_argument("--part", choices=["all", "lbfgs", "feedforward", "compare"], default="all")
+    ap.add_argument("--run", type=Path, help="A trained style-net run (--part compare).")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=2)
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--figure", type=Path, help="--part compare: also write this side-by-side PNG.")
     args = ap.parse_args()
     if args.part == "all":
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -93,9 +142,17 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    r = (bench_lbfgs(args.size, args.iterations) if args.part == "lbfgs"
-         else bench_feedforward(args.size, [int(b) for b in args.batches.split(",")]))
-    print(json.dumps(r))
+    if args.part == "compare":
+        r = bench_compare(args.run, args.size, args.iterations, args.figure)
+    elif args.part == "lbfgs":
+        r = bench_lbfgs(args.size, args.iterations)
+    else:
+        r = bench_feedforward(args.size, [int(b) for b in args.batches.split(",")])
+    text = json.dumps(r)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(r, indent=2))
+    print(text)
 
 
 if __name__ == "__main__":

@@ -609,10 +609,10 @@ def _csv(text: str | None, kind: type, option: str) -> tuple | None:
               help="L-BFGS calls of --max-eval evaluations each (the book: 1000 of 20).")
 @click.option("--max-eval", default=20, show_default=True, help="Loss evaluations per iteration (the book's maxfun).")
 @click.option("--snapshots", help="Iterations to save, e.g. 1,5,10 (Fig. 5.18: 1,200,400).")
-@click.option("--content-weight", type=float, help="Default: 1 with ImageNet VGG19 (Fig. 5.18), 100 otherwise.")
+@click.option("--content-weight", type=float, help="Default: 1 with ImageNet VGG19 (Fig. 5.18), 15·128²/(H·W) with vgg19-random.")
 @click.option("--style-weight", type=float, help="Default 100 (Fig. 5.18).")
-@click.option("--tv-weight", type=float, help="Default: 20 with ImageNet VGG19 (Fig. 5.18), 0.1 otherwise.")
-@click.option("--content-layer", help="Default block5_conv2 (Listing 5.9).")
+@click.option("--tv-weight", type=float, help="Default: 20 with ImageNet VGG19 (Fig. 5.18), 0.1·128²/(H·W) otherwise.")
+@click.option("--content-layer", help="Default block5_conv2 (Listing 5.9); block4_conv2 with vgg19-random.")
 @click.option("--style-layers", help="Comma-separated; default block1_conv1,…,block5_conv1 (Listing 5.10).")
 @click.option("--style-layer-weights", help="One factor per style layer, e.g. 4,2,1,0.5,0.25 for finer style.")
 @click.option("--style-norm", default="book", show_default=True,

@@ -97,7 +97,9 @@ def test_command_writes_image_snapshots_and_json(images, tmp_path):
         assert (out.parent / name).exists(), name
     rec = json.loads((out.parent / "result.json").read_text())
     assert rec["features"] == "vgg19-random" and "random" in rec["features_description"]
-    assert rec["content_layer"] == "block5_conv2" and len(rec["style_layers"]) == 5
+    assert rec["content_layer"] == "block4_conv2" and len(rec["style_layers"]) == 5   # vgg19-random's default
+    scale = 128 * 128 / (27 * 32)          # the defaults are per 128×128 image: content and TV sums grow with pixels
+    assert rec["weights"] == pytest.approx({"content": 15.0 * scale, "style": 100.0, "tv": 0.1 * scale})
     assert rec["size"] == [27, 32] and len(rec["history"]) == 2
     assert "no ImageNet weights" in r.output
     assert Image.open(out).size == (32, 27)

@@ -98,7 +98,7 @@ def photos(request: DataRequest) -> ImageSet:
             names.append(name)
     if request.limit:
         arrays, names = arrays[:request.limit], names[:request.limit]
-    return ImageSet(torch.from_numpy(np.stack(arrays)), source=f"photos:{request.split}", meta={"photos": names})
+    return ImageSet(torch.from_numpy(np.ascontiguousarray(np.stack(arrays))), source=f"photos:{request.split}", meta={"photos": names})
 
 
 __all__ = ["CROPS_PER_PHOTO", "OPENCV_PHOTOS", "photos", "random_crops"]

@@ -3,7 +3,7 @@
 * ``vgg19-imagenet`` — the book's (Foster 1st ed. ch. 5): VGG19 with ImageNet weights read from a user's file
   (:mod:`genzoo.style_transfer.weights`), each format with its own preprocessing.
 * ``vgg19-random`` — the same architecture with random weights (He-normal, zero bias, a fixed seed) and average
-  pooling. Random convolutional networks already carry texture statistics (Ustyuzhaninov et al. 2017, "What does
+  pooling; content on ``block4_conv2`` by default (``block5_conv2`` of a random net keeps less of the photo). Random convolutional networks already carry texture statistics (Ustyuzhaninov et al. 2017, "What does
   it take to generate natural textures?"; He, Wang & Hopcroft 2016, "A powerful generative model using random
   weights for the deep image representation"); He-normal keeps the activations' scale through the 16 layers.
   Input: Caffe's preprocessing, so activations have the book's magnitudes and its weights apply.
@@ -30,6 +30,7 @@ from .weights import load_vgg19, preprocess_caffe, preprocess_torchvision, weigh
 
 BOOK_CONTENT_LAYER = "block5_conv2"
 BOOK_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+RANDOM_CONTENT_LAYER = "block4_conv2"     # vgg19-random's default content layer (docs/style-transfer.md)
 FEATURE_NETS = ("vgg19-imagenet", "vgg19-random", "vgg19-random-max", "bookcnn-emoji")
 DEFAULT_WITHOUT_WEIGHTS = "vgg19-random"
 
@@ -132,8 +133,10 @@ def build_features(name: str = "auto", vgg: str | Path | None = None, seed: int 
         return bookcnn_emoji()
     pool = pool or ("max" if name == "vgg19-random-max" else "avg")
     net = random_vgg19(seed, pool)
+    # The experiment's best balance on the random average-pooling net takes the content one block lower.
+    content = RANDOM_CONTENT_LAYER if name == "vgg19-random" else BOOK_CONTENT_LAYER
     return StyleFeatures(name, f"VGG19 with random He-normal weights (seed {seed}, {pool} pooling); no ImageNet "
-                         f"weights were used", net, preprocess_caffe, *book,
+                         f"weights were used", net, preprocess_caffe, LAYER_NAMES, content, BOOK_STYLE_LAYERS,
                          {"seed": seed, "pool": pool, "preprocessing": "caffe"})
 
 

@@ -37,7 +37,7 @@ def stylise_lbfgs(loss: PerceptualLoss, content: Tensor, iterations: int, *, max
         g = torch.Generator().manual_seed(seed)
         x0 = torch.rand(content.shape, generator=g).to(content)
     else:
-        x0 = content.clone()
+        x0 = content.clone(memory_format=torch.contiguous_format)   # L-BFGS views the gradient flat
     x = x0.requires_grad_(True)
     opt = torch.optim.LBFGS([x], lr=1.0, max_iter=max_eval, max_eval=max_eval, history_size=50,
                             line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
