@@ -69,8 +69,8 @@ def test_lbfgs_lowers_the_loss_and_keeps_snapshots():
     style = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(1, 3, 32, 32).contiguous()
     loss = PerceptualLoss(f, style, LossWeights(100, 100, 0.1), "block5_conv2", f.style_layers)
     start = loss.terms(content, loss.content_targets(content))["loss"].item()
-    res = stylise_lbfgs(loss, content, 3, max_eval=4, snapshots=(1, 3))
-    assert sorted(res.snapshots) == [1, 3] and res.evaluations <= 3 * (4 + 2)   # the line search may overrun by 1
+    res = stylise_lbfgs(loss, content, 2, max_eval=4, snapshots=(1, 2))
+    assert sorted(res.snapshots) == [1, 2] and res.evaluations <= 2 * (4 + 2)   # the line search may overrun
     losses = [h["loss"] for h in res.history]
     assert losses[-1] < 0.5 * start and all(math.isfinite(v) for v in losses)
     assert losses == sorted(losses, reverse=True)
