@@ -271,3 +271,18 @@ def test_style_net_config_errors(tmp_path):
     r = CliRunner().invoke(cli, ["train", "style-net-starry-night", "--set", "model.style_norm=l2",
                                  "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "model.style_norm must be one of book, gatys" in r.output, r.output
+
+
+def test_command_with_imagenet_weights_file_uses_the_books_settings(fake_state, tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "vgg19.safetensors"
+    save_file(fake_state, str(weights))
+    monkeypatch.setenv("GENZOO_VGG19", str(weights))
+    out = tmp_path / "book.png"
+    r = CliRunner().invoke(cli, ["style-transfer", "coffee", "chelsea", "--size", "32", "--iterations", "1",
+                                 "--max-eval", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(out.with_suffix(".json").read_text())
+    assert rec["features"] == "vgg19-imagenet" and rec["features_info"]["preprocessing"] == "torchvision"
+    assert rec["content_layer"] == "block5_conv2" and rec["weights"] == {"content": 1.0, "style": 100.0, "tv": 20.0}
