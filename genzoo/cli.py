@@ -579,6 +579,78 @@ def planet_pixel(dataset: str, data_dir: str | None, shape: str, levels: int, nu
                            "test_bits_per_dim": bits, "uniform_bits_per_dim": math.log2(levels)}, indent=2))
 
 
+def _csv(text: str | None, kind: type, option: str) -> tuple | None:
+    """A comma-separated option value as a tuple of ``kind`` (None when not given)."""
+    from .config import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be a comma-separated list of {kind.__name__}s, got {text!r}") from None
+
+
+@cli.command("style-transfer")
+@click.argument("content")
+@click.argument("style", required=False)
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output folder or .png file (default style-transfer/CONTENT-STYLE.png); a JSON of what was used "
+                   "is written beside it.")
+@click.option("--model", "model_run", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A trained style-net run (genzoo train style-net-…): stylise CONTENT in one pass instead.")
+@click.option("--features", default="auto", show_default=True,
+              help="auto (ImageNet VGG19 if --vgg/$GENZOO_VGG19 is given, else vgg19-random) | vgg19-imagenet | "
+                   "vgg19-random | vgg19-random-max | bookcnn-emoji.")
+@click.option("--vgg", help="VGG19 ImageNet weights: torchvision's vgg19-dcbb9e9d.pth, a .safetensors of it, or "
+                            "Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (default $GENZOO_VGG19).")
+@click.option("--size", default=256, show_default=True, help="Pixels on the content image's long side.")
+@click.option("--iterations", default=10, show_default=True,
+              help="L-BFGS calls of --max-eval evaluations each (the book: 1000 of 20).")
+@click.option("--max-eval", default=20, show_default=True, help="Loss evaluations per iteration (the book's maxfun).")
+@click.option("--snapshots", help="Iterations to save, e.g. 1,5,10 (Fig. 5.18: 1,200,400).")
+@click.option("--content-weight", type=float, help="Default: 1 with ImageNet VGG19 (Fig. 5.18), 15·128²/(H·W) with vgg19-random.")
+@click.option("--style-weight", type=float, help="Default 100 (Fig. 5.18).")
+@click.option("--tv-weight", type=float, help="Default: 20 with ImageNet VGG19 (Fig. 5.18), 0.1·128²/(H·W) otherwise.")
+@click.option("--content-layer", help="Default block5_conv2 (Listing 5.9); block4_conv2 with vgg19-random.")
+@click.option("--style-layers", help="Comma-separated; default block1_conv1,…,block5_conv1 (Listing 5.10).")
+@click.option("--style-layer-weights", help="One factor per style layer, e.g. 4,2,1,0.5,0.25 for finer style.")
+@click.option("--style-norm", default="book", show_default=True,
+              help="book (the Keras code: 4·3²·(HW)² for every layer) | gatys (4·N_l²·M_l², the text's formula).")
+@click.option("--init", default="content", show_default=True, help="content (the book) | noise.")
+@click.option("--seed", default=0, show_default=True, help="Random feature network's weights and --init noise.")
+def style_transfer(content: str, style: str | None, out: Path | None, model_run: Path | None, features: str,
+                   vgg: str | None, size: int, iterations: int, max_eval: int, snapshots: str | None,
+                   content_weight: float | None, style_weight: float | None, tv_weight: float | None,
+                   content_layer: str | None, style_layers: str | None, style_layer_weights: str | None,
+                   style_norm: str, init: str, seed: int) -> None:
+    """Neural style transfer (Gatys et al. 2015; Foster 1st ed. ch. 5): CONTENT repainted in the style of STYLE by
+    L-BFGS on the pixels. CONTENT and STYLE are image files or offline names (astronaut, chelsea, coffee, rocket,
+    china, flower, starry_night, fruits, baboon, …)."""
+    from .config import ConfigError
+    from .paths import output_file
+
+    if model_run is None and style is None:
+        raise ConfigError("give a STYLE image (a file or an offline name such as starry_night), or --model RUN "
+                          "of a trained style-net")
+    name = f"{Path(content).stem}-{Path(style).stem if style else model_run.name}.png"
+    out = output_file(out, Path("style-transfer"), name)
+    _command_threads()
+    if model_run is not None:
+        from .style_transfer.command import run_feedforward
+
+        result = run_feedforward(model_run, content, out, size, log=_log)
+    else:
+        from .style_transfer.command import TransferOptions, run_transfer
+
+        opts = TransferOptions(content, style, out, features, vgg, size, iterations, max_eval,
+                               _csv(snapshots, int, "--snapshots") or (), content_weight, style_weight, tv_weight,
+                               content_layer, _csv(style_layers, str, "--style-layers"),
+                               _csv(style_layer_weights, float, "--style-layer-weights"), style_norm, init, seed)
+        result = run_transfer(opts, log=_log)
+    click.echo(json.dumps(result, indent=2))
+
+
 def main() -> None:
     from .runtime import tune_allocator
 

@@ -1,5 +1,5 @@
 """Datasets: named readers, standard-format readers, transforms and the batch stream."""
-from . import celeba, cifar, emoji, folders, fonts, mnist, points, qa, quickdraw, tokens, two_domain  # noqa: F401  (each registers its datasets)
+from . import celeba, cifar, emoji, folders, fonts, mnist, photos, points, qa, quickdraw, tokens, two_domain  # noqa: F401  (each registers its datasets)
 from .loader import Batch, BatchStream, load_data, load_images, make_batch
 from .registry import DataRequest, dataset_info, dataset_names, register_dataset
 from .tokens import TokenSet

@@ -111,6 +111,13 @@ class Reconstructs(Capability):
     label = "reconstruction"
 
 
+class Stylises(Capability):
+    """``stylise(x)``: images in [0, 1] repainted in the style the model was trained on, in one pass (a feed-forward
+    style network, Johnson et al. 2016); ``features`` names the network its perceptual loss used."""
+
+    label = "stylisation in one pass"
+
+
 class ExactLikelihood(Capability):
     """``log_prob(x, condition)``: exact log-likelihood per item (nats). ``likelihood_protocol`` says what it is
     of; ``discrete_levels`` (if not None) the number of levels per value, for bits/dim."""
