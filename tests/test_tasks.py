@@ -15,7 +15,7 @@ from genzoo.config import ConfigError
 from genzoo.models import model_families
 from genzoo.models.capabilities import (AsksQuestions, Attends, AttendsPixels, Grows, MixesStyles, Truncates, Completes, Encodes, EvidenceBound, ExactLikelihood, FillsMask, FromLatent, Inpaints,
                                         Interpolates, NextToken, Reconstructs, ReplayBuffer, Samples, Trajectories,
-                                        Translates, VariationalBound, accepted_options, declared)
+                                        Stylises, Translates, VariationalBound, accepted_options, declared)
 from genzoo.run_context import RunContext
 from genzoo.tasks import ImageGrid, Request, available_tasks, run_task, write_artifact
 from genzoo.tasks import generation
@@ -36,7 +36,7 @@ EXPECTED = {
     "progan": {Samples, FromLatent, Grows},
     "stylegan": {Samples, FromLatent, Truncates, MixesStyles}, "stylegan2": {Samples, FromLatent, Truncates, MixesStyles},
     "sagan": {Samples, FromLatent, AttendsPixels}, "biggan": {Samples, FromLatent, AttendsPixels, Truncates},
-    "cyclegan": {Translates}, "pix2pix": {Translates},
+    "cyclegan": {Translates}, "pix2pix": {Translates}, "style-net": {Stylises},
 }
 
 
