@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench.matmul_gflops
+
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -45,7 +47,21 @@ def bench_lbfgs(size: int, iterations: int) -> dict:
     res = stylise_lbfgs(loss, content, iterations)
     per_eval = res.seconds / res.evaluations
     per_it = res.seconds / iterations
+    # FLOPs of one evaluation (forward to the deepest layer used + backward to the pixels), counted by PyTorch's
+    # formulas, against the fp32 matmul rate measured in the same process (benchmarks/bench.py).
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from bench import matmul_gflops
+
+    x = content.clone().requires_grad_(True)
+    target = loss.content_targets(content)
+    with FlopCounterMode(display=False) as counter:
+        loss.terms(x, target)["loss"].backward()
+    gflop = counter.get_total_flops() / 1e9
+    ceiling = matmul_gflops("float32")
     return {"part": "lbfgs", "image": meta["size"], "iterations": iterations, "evaluations": res.evaluations,
+            "gflop_per_evaluation": round(gflop, 1), "achieved_gflops": round(gflop / per_eval, 1),
+            "matmul_fp32_gflops": round(ceiling, 1), "fraction_of_fp32_matmul": round(gflop / per_eval / ceiling, 3),
             "seconds": round(res.seconds, 2), "seconds_per_evaluation": round(per_eval, 3),
             "seconds_per_iteration": round(per_it, 2), "seconds_per_image_10_iterations": round(10 * per_it, 1),
             "seconds_per_image_1000_iterations_extrapolated": round(1000 * per_it), "peak_rss_mb": round(peak_mb())}
