@@ -16,7 +16,8 @@ import yaml
 from .training.checkpoint import latest_checkpoint
 
 HEADLINES = (("perplexity", ("all", "model", "perplexity")), ("fid", ("value",)), ("nll", ("bits_per_dim",)),
-             ("elbo", ("bits_per_dim",)), ("vlb", ("bits_per_dim",)), ("masked", ("all", "accuracy")))
+             ("elbo", ("bits_per_dim",)), ("vlb", ("bits_per_dim",)), ("masked", ("all", "accuracy")),
+             ("translation", ("AB", "l1")), ("translation", ("BA", "l1")))
 
 
 @dataclass
@@ -75,7 +76,8 @@ def read_run(run_dir: Path) -> RunEntry:
     for name, keys in HEADLINES:
         value = _dig(metrics.get(name, {}), keys)
         if isinstance(value, (int, float)):
-            label = {"bits_per_dim": f"{name} bits/dim", "accuracy": f"{name} accuracy"}.get(keys[-1], name)
+            label = {"bits_per_dim": f"{name} bits/dim", "accuracy": f"{name} accuracy",
+                     "l1": f"{keys[0][0]}→{keys[0][1]} L1"}.get(keys[-1], name)
             entry.metrics[label] = round(float(value), 4)
     return entry
 

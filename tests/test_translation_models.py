@@ -206,6 +206,12 @@ def test_translation_metric_and_analyses(cyclegan_run, tmp_path):
     for d in ("AB", "BA"):
         assert 0 <= t[d]["l1"] <= 1 and -1 <= t[d]["ssim"] <= 1 and t[d]["images"] == 8
         assert t[d]["untranslated_l1"] > 0 and "cycle_l1" in t[d] and "identity_l1" in t[d]
+    from genzoo.metrics.compare import columns, run_row
+    from genzoo.run_index import read_run
+
+    assert set(read_run(run).metrics) == {"A→B L1", "B→A L1"}          # `genzoo runs` shows the headline
+    row = run_row(run)
+    assert row["tr_l1"].count("/") == 1 and ("tr_l1", "translation L1↓ A→B/B→A") in columns([row])
     from genzoo.analysis import run_analysis
 
     grid = run_analysis(run, "translation-grid", n=2)

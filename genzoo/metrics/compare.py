@@ -20,11 +20,15 @@ COLUMNS: list[tuple[str, str]] = [
     ("is", "IS-analogue↑"), ("nll_bpd", "bits/dim↓"), ("likelihood", "bound"), ("recon_mse", "recon MSE↓"),
     ("psnr", "PSNR dB↑"), ("ssim", "SSIM↑"), ("memorization", "sample/held-out NN L1"),
     ("ppl", "perplexity↓"), ("ppl_text", "perplexity, text↓"), ("bits_per_char", "bits/char↓"),
-    ("text_eval", "text scored on"), ("eval_s", "eval s"),
+    ("text_eval", "text scored on"), ("tr_l1", "translation L1↓ A→B/B→A"), ("tr_ssim", "translation SSIM↑"),
+    ("tr_fid", "translation FID↓"), ("eval_s", "eval s"),
 ]
 # Language-model columns (genzoo.metrics.text_eval), shown when a row has them: perplexities compare only between
 # rows scored on the same tokeniser, window and positions, which "text scored on" names.
 TEXT_COLUMNS = ("ppl", "ppl_text", "bits_per_char", "text_eval")
+# Image-to-image translation columns (genzoo.metrics.translation_eval), shown when a row has them: one value per
+# direction the model learned, against the true counterparts of the held-out pairs.
+TRANSLATION_COLUMNS = ("tr_l1", "tr_ssim", "tr_fid")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -74,6 +78,10 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     row["bits_per_char"] = ppl["all"]["model"].get("bits_per_char") if ppl else None
     row["text_eval"] = (f"{ppl['tokenizer']}, window {ppl['window']}, {ppl['positions']:,} positions"
                         if ppl else None)
+    tr = m.get("translation") or {}
+    for key, score in (("tr_l1", "l1"), ("tr_ssim", "ssim"), ("tr_fid", "fid")):
+        values = [tr[d][score] for d in ("AB", "BA") if score in tr.get(d, {})]
+        row[key] = "/".join(f"{v:.3f}" if score != "fid" else f"{v:.2f}" for v in values) or None
     row["eval_s"] = round(sum(ev.get("seconds", {}).values()), 1) if ev.get("seconds") else None
     row["features"] = (m.get("fid") or m.get("kid") or m.get("pr") or {}).get("features", {}).get("name")
     return row
@@ -96,8 +104,9 @@ def columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
                     key=_scale_order)
     out: list[tuple[str, str]] = []
     text = any(r.get("ppl") is not None for r in rows)
+    translation = any(r.get("tr_l1") or r.get("tr_fid") for r in rows)
     for key, label in COLUMNS:
-        if key in TEXT_COLUMNS and not text:
+        if key in TEXT_COLUMNS and not text or key in TRANSLATION_COLUMNS and not translation:
             continue
         if key == "nll_bpd":
             out += [(f"bpd@{s}", f"bits/dim {s}↓") for s in scales]
