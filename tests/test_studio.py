@@ -170,3 +170,65 @@ def test_cli_refuses_a_missing_runs_folder(tmp_path):
 
     r = CliRunner().invoke(cli, ["studio", "--runs", str(tmp_path / "none")])
     assert r.exit_code == 2 and "no runs folder" in r.output
+
+
+@pytest.fixture(scope="module")
+def server(studio):
+    """A real uvicorn serving the same runs folder on a free localhost port (raw HTTP: no client-side URL clean-up)."""
+    import socket
+    import time
+
+    import uvicorn
+
+    _, runs = studio
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield port
+    srv.should_exit = True
+    thread.join(10)
+
+
+def raw(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body is not None else {})
+    r = conn.getresponse()
+    status, data = r.status, json.loads(r.read() or b"null") if r.getheader("content-type", "").startswith(
+        "application/json") else None
+    conn.close()
+    return status, data
+
+
+@pytest.mark.parametrize("path", ["/api/runs/vae/files/../config.yaml", "/api/runs/vae/files/samples/../../secret.json",
+                                  "/api/runs/vae/files/samples/%2e%2e/%2e%2e/secret.json",
+                                  "/api/runs/../secret.json", "/api/runs/%2e%2e/files/secret.json",
+                                  "/api/runs/vae/files//etc/passwd", "/api/runs/outside/files/secret.json"])
+def test_raw_traversal_is_refused_by_the_real_server(server, path):
+    status, data = raw(server, "GET", path)
+    assert status in (400, 404) and data and "error" in data and "secret" not in str(data.get("secret", ""))
+
+
+def test_twenty_concurrent_samples_on_a_real_server(server):
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[int, dict]:
+        return raw(server, "POST", "/api/runs/vae/tasks/sample", json.dumps({"n": 16, "seed": i % 4}).encode())
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(one, range(20)))
+    assert all(status == 200 for status, _ in answers), [d for s, d in answers if s != 200]
+    by_seed: dict[int, set[str]] = {}
+    for i, (_, data) in enumerate(answers):
+        by_seed.setdefault(i % 4, set()).add(data["png_sha256"])
+    assert all(len(v) == 1 for v in by_seed.values()) and len(set().union(*by_seed.values())) == 4
