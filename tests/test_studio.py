@@ -232,3 +232,19 @@ def test_twenty_concurrent_samples_on_a_real_server(server):
     for i, (_, data) in enumerate(answers):
         by_seed.setdefault(i % 4, set()).add(data["png_sha256"])
     assert all(len(v) == 1 for v in by_seed.values()) and len(set().union(*by_seed.values())) == 4
+
+
+def test_cli_says_where_it_serves_and_warns_off_localhost(studio, monkeypatch):
+    import uvicorn
+    from click.testing import CliRunner
+
+    from genzoo.cli import cli
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    _, runs = studio
+    r = CliRunner().invoke(cli, ["studio", "--runs", str(runs), "--port", "9911"])
+    assert r.exit_code == 0 and "http://127.0.0.1:9911/" in r.output and "warning" not in r.output
+    r = CliRunner().invoke(cli, ["studio", "--runs", str(runs), "--host", "0.0.0.0"])
+    assert r.exit_code == 0 and "warning" in r.output and "not localhost" in r.output
+    assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]

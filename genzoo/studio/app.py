@@ -279,7 +279,11 @@ def _run(ctx: Any, run_dir: Path, name: str, kind: str, body: TaskBody) -> dict[
         art.save_tensor = False              # the studio shows pictures; `genzoo sample` writes tensors
     key = hashlib.sha256(json.dumps([kind, body.model_dump()], sort_keys=True).encode()).hexdigest()[:12]
     rel = f"samples/studio/{kind}-{body.seed}-{key}.png"
-    written = write_artifact(art, run_dir / rel)
+    try:
+        written = write_artifact(art, run_dir / rel)
+    except OSError as e:
+        raise ConfigError(f"cannot write the result into the run's samples/studio/ folder ({e.strerror}); "
+                          f"serve a runs folder you can write to") from None
     result: dict[str, Any] = {"run": name, "task": kind, "request": body.model_dump()}
     for k, v in written.items():
         if isinstance(v, str) and (v.startswith(str(run_dir)) or Path(v).is_absolute()):
