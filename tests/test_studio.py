@@ -112,9 +112,13 @@ def test_oversized_and_bad_requests_are_refused(studio):
     assert r.status_code == 413 and "too large" in r.json()["error"]
     r = client.post("/api/runs/vae/tasks/sample", json={"n": MAX_N + 1})
     assert r.status_code == 422 and "n:" in r.json()["error"] and str(MAX_N) in r.json()["error"]
-    for bad in ({"seed": "1"}, {"n": 2, "evil": "__import__('os')"}, {"options": {"x": [1, 2]}}):
+    for bad in ({"seed": "1"}, {"n": 2, "evil": "__import__('os')"}, {"options": {"x": [1, 2]}},
+                {"options": {"steps": 10**9}}):
         r = client.post("/api/runs/vae/tasks/sample", json=bad)
         assert r.status_code == 422 and r.json()["error"].startswith("bad request"), bad
+    r = client.post("/api/runs/vae/tasks/sample", content=b'{"options": {"temperature": Infinity}}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
     r = client.post("/api/runs/vae/tasks/sample", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and "Traceback" not in r.text
 
@@ -248,3 +252,15 @@ def test_cli_says_where_it_serves_and_warns_off_localhost(studio, monkeypatch):
     r = CliRunner().invoke(cli, ["studio", "--runs", str(runs), "--host", "0.0.0.0"])
     assert r.exit_code == 0 and "warning" in r.output and "not localhost" in r.output
     assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]
+
+
+def test_model_cache_is_bounded_and_least_recently_used(tmp_path):
+    from genzoo.studio.workers import ModelCache
+
+    cache = ModelCache(2)
+    a, b, c = (tmp_path / x for x in "abc")
+    first = cache.get(a)
+    cache.get(b)
+    assert cache.get(a) is first            # a hit moves a to the end
+    cache.get(c)                            # so b, the least recently used, goes
+    assert len(cache) == 2 and cache.get(a) is first and cache.get(b) is not None and len(cache) == 2

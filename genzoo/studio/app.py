@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,17 +20,20 @@ import yaml
 from fastapi import FastAPI, Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
+                      field_validator)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import ConfigError
 from ..data.types import DataError
+from ..training.checkpoint import CheckpointError
 from ..run_index import read_run
 from .paths import NotServed, gallery, run_file, run_folder
 from .workers import Busy, ModelCache, Workers
 
 MAX_BODY = 16 * 1024           # bytes of a POST body
 MAX_N = 256                    # images (items) per task request
+MAX_OPTION = 100_000           # largest number an option may be (steps, top_k, max_tokens, …)
 MAX_CURVE_ROWS = 2000          # metrics.jsonl rows sent (evenly thinned beyond)
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("genzoo.studio")
@@ -52,6 +56,20 @@ class TaskBody(BaseModel):
     mask: str | None = Field(None, max_length=16)
     prompts: list[str] = Field(default_factory=list, max_length=16)
     top: StrictInt = Field(10, ge=1, le=50)
+
+    @field_validator("options")
+    @classmethod
+    def _bounded(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for key, value in options.items():
+            if len(key) > 40:
+                raise ValueError(f"option name {key[:40]!r}… is too long")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{key} must be a finite number")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_OPTION:
+                raise ValueError(f"{key} must be at most {MAX_OPTION:,} in size")
+            if isinstance(value, str) and len(value) > 2000:
+                raise ValueError(f"{key} is longer than 2000 characters")
+        return options
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -191,7 +209,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
                 "files": [{"path": p, "url": f"/api/runs/{name}/files/{p}"} for p in gallery(run_dir)]}
         try:
             body["tasks"], body["tasks_problem"] = await _off_loop(workers, tasks), None
-        except (ConfigError, DataError) as e:
+        except (ConfigError, DataError, CheckpointError) as e:
             body["tasks"], body["tasks_problem"] = [], str(e)
         return JSONResponse(body)
 
@@ -234,6 +252,10 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
     @app.exception_handler(DataError)
     async def data_error(_: HttpRequest, exc: DataError) -> JSONResponse:
         return _error(400, str(exc))
+
+    @app.exception_handler(CheckpointError)
+    async def checkpoint_error(_: HttpRequest, exc: CheckpointError) -> JSONResponse:
+        return _error(409, f"this run's model cannot be loaded: {exc}")
 
     @app.exception_handler(Busy)
     async def busy_error(_: HttpRequest, exc: Busy) -> JSONResponse:
