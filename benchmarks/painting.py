@@ -87,6 +87,8 @@ def side_by_side(root: Path, names: list[str], out: Path, n: int = 5) -> None:
     import torch
 
     from genzoo.analysis.grid import save_grid
+    from genzoo.data import transforms as T
+    from genzoo.metrics.translation_eval import translate_all
     from genzoo.run_context import RunContext, item_index
 
     contexts = [RunContext(root / name) for name in names]
@@ -95,16 +97,12 @@ def side_by_side(root: Path, names: list[str], out: Path, n: int = 5) -> None:
     for direction in ("AB", "BA"):
         src, dst = (data.a, data.b) if direction == "AB" else (data.b, data.a)
         index = item_index(len(src), n, spread=True)
-        x = src.images[index].float() / 255
+        x = T.scale(src.images[index], "01")
         columns = [x]
-        for ctx in contexts:
-            model = ctx.model
-            if direction not in model.directions:
-                columns.append(torch.ones_like(x))      # a one-way model: a blank column
-                continue
-            with torch.inference_mode():
-                columns.append(model.to_unit(model.translate(x * 2 - 1, direction=direction)).clamp(0, 1))
-        columns.append(dst.images[index].float() / 255)
+        for ctx in contexts:     # a one-way model gets a blank column
+            columns.append(translate_all(ctx.model, src.images[index], direction)["translated"]
+                           if direction in ctx.model.directions else torch.ones_like(x))
+        columns.append(T.scale(dst.images[index], "01"))
         rows.append(torch.stack(columns, 1))
         labels += [f"{direction[0]}→{direction[1]} {i}" for i in index.tolist()]
     save_grid(torch.cat(rows).flatten(0, 1), out, nrow=len(names) + 2, row_labels=labels,

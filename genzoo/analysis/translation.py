@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from ..data import transforms as T
 from ..models.capabilities import Translates, why_not
 from ..run_context import item_index
 from .grid import save_grid
@@ -112,13 +113,13 @@ def colour_shift(ctx: Context, n: int) -> dict[str, Any]:
     for direction in model.directions:
         source = domains[direction[0]]
         index = item_index(len(source), n, spread=True)
-        src = source[index].float() / 255
+        src = T.scale(source[index], "01")
         fake = translate_all(model, source[index], direction)["translated"]
         r = {"images": len(index), "source_rgb": _mean_colour(src).mean(0).tolist(),
              "translated_rgb": _mean_colour(fake).mean(0).tolist(),
              "shift_from_source": (_mean_colour(fake) - _mean_colour(src)).abs().mean().item()}
         if data.paired:
-            tgt = domains[direction[1]][index].float() / 255
+            tgt = T.scale(domains[direction[1]][index], "01")
             r["target_rgb"] = _mean_colour(tgt).mean(0).tolist()
             r["shift_from_target"] = (_mean_colour(fake) - _mean_colour(tgt)).abs().mean().item()
             r["source_to_target"] = (_mean_colour(src) - _mean_colour(tgt)).abs().mean().item()

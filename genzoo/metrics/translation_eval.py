@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ..config import DataConfig
+from ..data import transforms as T
 from ..run_context import item_index
 
 
@@ -30,7 +31,7 @@ def _chunks(n: int, size: int = 64):
 
 
 def _unit(images: Tensor) -> Tensor:
-    return images.float().div(255.0)
+    return T.scale(images, "01")
 
 
 def _l1(x: Tensor, y: Tensor) -> Tensor:
@@ -48,8 +49,7 @@ def translate_all(model: Any, images: Tensor, direction: str) -> dict[str, Tenso
     """Every image of ``images`` (uint8) through ``model.translation_views``: the views in [0, 1], on the CPU."""
     out: dict[str, list[Tensor]] = {}
     for index in _chunks(len(images)):
-        x = _unit(images[index]).to(model.device)
-        x = x * 2 - 1 if model.data_range == "pm1" else x
+        x = T.scale(images[index], model.data_range).to(model.device)
         for name, view in model.translation_views(x, direction=direction).items():
             out.setdefault(name, []).append(view.float().cpu().clamp(0, 1))
     return {k: torch.cat(v) for k, v in out.items()}

@@ -52,36 +52,32 @@ class TranslateTask(Task):
 
     def check(self, model: Any, req: Request) -> None:
         super().check(model, req)
-        directions_of(model, req)
         if req.images is not None and len(directions_of(model, req)) > 1:
             raise ConfigError(f"your images are of one domain: say which with --direction "
                               f"({' or '.join(model.directions)})")
 
     def run(self, ctx: Any, req: Request) -> Artifact:
         model = ctx.model
-        rows, row_labels, labels, paired = [], [], None, False
-        for direction in directions_of(model, req):
-            if req.images is not None:
-                x, target = req.images.to(model.device), None
-                names = req.image_names or [f"image {i + 1}" for i in range(len(x))]
-            else:
-                batch = ctx.batch(req.split, req.n, spread=True)
-                pair = (batch.x, batch.target)
-                x = pair[DOMAINS[direction[0]]]
-                paired = bool(getattr(ctx.data(req.split), "paired", False))
-                target = pair[DOMAINS[direction[1]]] if paired else None
-                names = [f"{req.split} {i}" for i in item_index(len(ctx.data(req.split)), req.n, True).tolist()]
-            grid, cols = translation_rows(model, x, direction, target)
-            if labels is not None and cols != labels:          # one direction paired, the other not: drop it
-                cols, grid = cols[:len(labels)], grid[:, :len(labels)]
-            labels = cols
+        directions = directions_of(model, req)
+        if req.images is not None:
+            pair, paired = (req.images.to(model.device),) * 2, False
+            names = req.image_names or [f"image {i + 1}" for i in range(len(req.images))]
+        else:   # one batch of held-out pairs serves every direction
+            batch = ctx.batch(req.split, req.n, spread=True)
+            data = ctx.data(req.split)
+            pair, paired = (batch.x, batch.target), bool(getattr(data, "paired", False))
+            names = [f"{req.split} {i}" for i in item_index(len(data), req.n, True).tolist()]
+        rows, row_labels, labels = [], [], []
+        for direction in directions:
+            target = pair[DOMAINS[direction[1]]] if paired else None
+            grid, labels = translation_rows(model, pair[DOMAINS[direction[0]]], direction, target)
             rows.append(grid)
             row_labels += [f"{direction[0]}→{direction[1]}: {n}" for n in names]
         images = torch.cat(rows).flatten(0, 1)
         source = "your images" if req.images is not None else f"{req.n} {req.split} images spread over the split"
         return ImageGrid(images, nrow=len(labels), col_labels=labels, row_labels=row_labels,
-                         title=f"{ctx.recipe}: {source} translated ({', '.join(directions_of(model, req))})",
-                         info={"directions": directions_of(model, req), "columns": labels})
+                         title=f"{ctx.recipe}: {source} translated ({', '.join(directions)})",
+                         info={"directions": directions, "columns": labels})
 
 
 class HeldOutImages:
