@@ -144,6 +144,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def format_cell(row: dict[str, Any], key: str) -> str:
+    """Column ``key`` of ``row`` as the tables print it (the studio's comparison shows the same text)."""
+    return _fmt(_cell(row, key))
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     cols = columns(rows)
     head = "| " + " | ".join(label for _, label in cols) + " |"

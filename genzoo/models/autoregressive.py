@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -28,6 +28,8 @@ from ..nn.pixelrnn import DiagonalBiLSTMNet, RowLSTMNet
 from .base import ArrayModel, ArrayModelConfig, register_model
 from .capabilities import Completes, ExactLikelihood, Samples
 from .pixel_sampling import autoregressive_sample
+
+PixelSampler = Literal["cached", "naive"]   # cached: Ramachandran et al. 2017; naive: a full pass per pixel
 
 ARCHS = ("pixelcnn", "gated", "row_lstm", "diagonal_bilstm")
 
@@ -147,7 +149,7 @@ class PixelModel(ArrayModel, Samples, ExactLikelihood, Completes):
     # -- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Tensor | None = None,
-               sampler: str | None = None, temperature: float | None = None) -> Tensor:
+               sampler: PixelSampler | None = None, temperature: float | None = None) -> Tensor:
         if condition is None:
             condition = self.default_condition(n, self.device)
         return autoregressive_sample(self, n, generator=generator, condition=condition,
@@ -156,7 +158,7 @@ class PixelModel(ArrayModel, Samples, ExactLikelihood, Completes):
 
     @torch.no_grad()
     def complete(self, images: Tensor, start_row: int | None = None, *, generator: torch.Generator | None = None,
-                 condition: Tensor | None = None, sampler: str | None = None,
+                 condition: Tensor | None = None, sampler: PixelSampler | None = None,
                  temperature: float | None = None) -> Tensor:
         """Keep rows above ``start_row`` (default: the top half) of ``images`` and sample the rest."""
         h = self.config.input_shape[1]

@@ -14,6 +14,7 @@ drift from the code.
 from __future__ import annotations
 
 import inspect
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -271,9 +272,56 @@ def accepted_options(method: Callable[..., Any]) -> list[str]:
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _PLUMBING]
 
 
+@dataclass(frozen=True)
+class OptionSpec:
+    """One user option of a capability method, typed from its annotation: ``kind`` int | float | bool | str,
+    ``choices`` from a ``Literal[...]`` annotation, ``default`` the model's configured value (``model.config.NAME``
+    or ``model.config.sample_NAME``; None when the method falls back on something else)."""
+
+    name: str
+    kind: str
+    choices: tuple[Any, ...] = ()
+    default: Any = None
+
+
+_KINDS = (("bool", bool), ("int", int), ("float", float), ("str", str))
+
+
+def _kind_of(hint: Any) -> tuple[str, tuple[Any, ...]]:
+    """``(kind, choices)`` of a resolved annotation such as ``float | None`` or ``Literal["ddpm", "ddim"] | None``."""
+    args = [a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)]
+    for a in args:
+        if typing.get_origin(a) is typing.Literal:
+            choices = typing.get_args(a)
+            return next((k for k, t in _KINDS if isinstance(choices[0], t)), "str"), choices
+    for k, t in _KINDS:
+        if t in args:
+            return k, ()
+    return "str", ()
+
+
+def option_specs(model: Any, method: Callable[..., Any]) -> list[OptionSpec]:
+    """The typed user options of ``method`` (a bound capability method of ``model``), in signature order."""
+    try:
+        hints = typing.get_type_hints(method)
+    except (NameError, TypeError):          # an annotation that does not resolve: every option is text
+        hints = {}
+    specs = []
+    for name in accepted_options(method):
+        kind, choices = _kind_of(hints.get(name, str))
+        default = None
+        for field_name in (name, f"sample_{name}"):
+            value = getattr(getattr(model, "config", None), field_name, None)
+            if isinstance(value, (bool, int, float, str)):
+                default = value
+                break
+        specs.append(OptionSpec(name, kind, choices, default))
+    return specs
+
+
 _PROTOCOLS = _protocols()
 
 __all__ = ["AsksQuestions", "Attends", "AttendsPixels", "Capability", "Completes", "Encodes", "EvidenceBound", "ExactLikelihood",
-           "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "MixesStyles", "NextToken", "PixelAttention",
+           "FillsMask", "FromLatent", "Grows", "Inpaints", "Interpolates", "MixesStyles", "NextToken", "OptionSpec", "PixelAttention",
            "Reconstructs", "ReplayBuffer", "Samples", "Trajectories", "Trajectory", "Translates", "Truncates", "VariationalBound",
-           "accepted_options", "declared", "supports", "why_not"]
+           "accepted_options", "declared", "option_specs", "supports", "why_not"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,8 @@ from ..schedulers import (SCHEDULES, Inpainting, NoiseSchedule, SamplerSettings,
 from .base import ArrayModel, ArrayModelConfig, GenerativeModel, register_model
 from .capabilities import (Capability, Completes, Encodes, FromLatent, Inpaints, Interpolates, Samples,
                            Trajectories, Trajectory, VariationalBound, supports)
+
+Sampler = Literal["ddpm", "ddim"]          # the samplers of schedulers.samplers.SAMPLERS (studio menus read it)
 
 MASKS = ("bottom", "top", "left", "right", "center")
 
@@ -238,7 +240,7 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
             return split_prediction(kind, out, x_t, *self.schedule.scales(t, x_t))
         return denoise
 
-    def settings(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> SamplerSettings:
+    def settings(self, sampler: Sampler | None = None, steps: int | None = None, eta: float | None = None) -> SamplerSettings:
         c = self.config
         s = SamplerSettings(sampler=sampler or c.sampler, steps=c.sample_steps if steps is None else steps,
                             eta=c.eta if eta is None else eta, variance=c.variance,
@@ -254,7 +256,7 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
     # -- sampling --------------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Tensor | None = None,
-               sampler: str | None = None, steps: int | None = None, eta: float | None = None,
+               sampler: Sampler | None = None, steps: int | None = None, eta: float | None = None,
                guidance: float | None = None, noise: Tensor | None = None) -> Tensor:
         """``n`` images in [0, 1]. ``sampler`` ddpm | ddim, ``steps`` (default: the config's; ``steps=T`` for the
         full chain), ``eta`` (DDIM), ``guidance`` (conditional models), ``noise`` a given x_T."""
@@ -270,7 +272,7 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
 
     @torch.no_grad()
     def trajectory(self, n: int, snapshots: int = 10, *, generator: torch.Generator | None = None,
-                   condition: Tensor | None = None, sampler: str | None = None, steps: int | None = None,
+                   condition: Tensor | None = None, sampler: Sampler | None = None, steps: int | None = None,
                    eta: float | None = None, guidance: float | None = None) -> Trajectory:
         """"Watch the noise disappear": per image, a row of x_t at about ``snapshots`` steps from T to 0, then a
         row of the network's x̂_0 at the same steps: (2n·(snapshots+1))×C×H×W images, rows of snapshots+1."""
@@ -301,7 +303,7 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
 
     @torch.no_grad()
     def inpaint(self, images: Tensor, mask: Tensor, *, generator: torch.Generator | None = None,
-                condition: Tensor | None = None, sampler: str | None = None, steps: int | None = None,
+                condition: Tensor | None = None, sampler: Sampler | None = None, steps: int | None = None,
                 eta: float | None = None, guidance: float | None = None, resample: int = 1) -> Tensor:
         """Keep ``images`` (model range) where ``mask`` is 1 and generate the rest (pixel-space models)."""
         if self.autoencoder is not None:
@@ -335,7 +337,7 @@ class DiffusionModel(ArrayModel, Samples, Completes, Inpaints, Trajectories, Int
 
     @torch.no_grad()
     def complete(self, images: Tensor, start_row: int | None = None, *, generator: torch.Generator | None = None,
-                 condition: Tensor | None = None, sampler: str | None = None, steps: int | None = None,
+                 condition: Tensor | None = None, sampler: Sampler | None = None, steps: int | None = None,
                  eta: float | None = None, guidance: float | None = None, resample: int = 1) -> Tensor:
         """Keep the rows above ``start_row`` (default: the top half) and generate the rest."""
         return self.inpaint(images, self.mask(len(images), "bottom", start_row), generator=generator,

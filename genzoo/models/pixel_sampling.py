@@ -16,6 +16,8 @@ import sys
 import torch
 from torch import Tensor
 
+from ..progress import report
+
 
 def draw_uniforms(n: int, channels: int, height: int, width: int, generator: torch.Generator | None) -> Tensor:
     """The random stream of one sampling run: N×(C+1)×H×W uniforms in [0, 1), float64, on the CPU."""
@@ -51,6 +53,7 @@ def autoregressive_sample(model, n: int, *, generator: torch.Generator | None = 
                 disable=True if cached else None,   # None: on a terminal only
                 file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)
     for r in rows:
+        report(r, height, "rows")
         for c in range(width):
             if r < start_row:
                 if cached:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import ConfigError
+from ..progress import report
 from ..data.loader import Batch
 from ..nn.recurrent import CELLS, RecurrentLM
 from ..nn.transformer import POSITIONS
@@ -221,6 +222,7 @@ class TokenLM(TokenModel):
         out[:, :len(given)] = torch.tensor(given, dtype=torch.long)
         alive = torch.ones(n, dtype=torch.bool)
         for i in range(steps):
+            report(i, steps, "tokens")
             logits = logits.float() / t
             logits[:, 0] = float("-inf")                  # id 0 is padding, never a word (the book maps it to '')
             if unknown is not None:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ..config import ConfigError
+from ..progress import report
 from .schedules import NoiseSchedule
 
 Denoiser = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]   # (x_t, t) → (x̂_0, ε̂)
@@ -128,6 +129,7 @@ def sample_loop(denoise: Denoiser, schedule: NoiseSchedule, x_T: Tensor, setting
                file=sys.stderr, mininterval=1.0, leave=False, dynamic_ncols=True)
     for i, t in enumerate(ts):
         bar.update(1)
+        report(i, len(ts), "denoising steps")
         s = ts[i + 1] if i + 1 < len(ts) else 0
         x_in = x
         for r in range(inpaint.resample if inpaint is not None else 1):

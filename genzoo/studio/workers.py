@@ -8,12 +8,17 @@ cost a model's memory per request; on a 2-core machine the pool is the bottlenec
 nothing and keeps memory bounded by ``cache_size`` models.
 
 Slow requests: before starting, a request whose estimated time (from the seconds per image this run and task
-took before) exceeds the budget is refused with the estimate; a request that runs over the budget anyway is
-answered with the reason (the work finishes in the background and its lock is then released). At most
+took before) exceeds the budget is refused with the estimate. A request that runs over the budget anyway is
+stopped at the next step its sampler reports (:mod:`genzoo.progress`: diffusion steps, pixel rows, text tokens)
+and answered with the reason; work without steps finishes in the background and then releases its lock. At most
 ``max_pending`` requests wait at once; more are refused as busy.
+
+Jobs (:class:`Jobs`): the page starts a task as a job and polls it, so a slow sampler shows its steps as they go
+and can be cancelled; the last :data:`KEEP_JOBS` jobs are kept, each under an unguessable id.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..progress import listening
 from ..run_context import RunContext
+
+KEEP_JOBS = 200
 
 
 @dataclass
@@ -30,10 +38,15 @@ class Cached:
     ctx: RunContext
     lock: threading.Lock = field(default_factory=threading.Lock)
     seconds_per_item: dict[str, float] = field(default_factory=dict)   # task kind → measured s per image
+    latent_map: Any = None                                              # the explorer's map, made on first use
 
 
 class Busy(RuntimeError):
     """The studio refuses a request it cannot serve in time (the message says why and what to ask instead)."""
+
+
+class Stopped(Busy):
+    """A request stopped at a sampler step: over its time budget, or cancelled."""
 
 
 class ModelCache:
@@ -78,25 +91,100 @@ class Workers:
         with self._lock:
             self._pending -= 1
 
-    def check_estimate(self, item: Cached, kind: str, n: int) -> None:
+    def check_estimate(self, item: Cached, kind: str, n: int, budget_s: float | None = None) -> None:
         """Refuse before any work a request that earlier ones of this run and task say would exceed the budget."""
+        budget = self.budget_s if budget_s is None else budget_s
         rate = item.seconds_per_item.get(kind)
-        if rate is not None and rate * n > self.budget_s:
-            fits = max(1, int(self.budget_s / rate))
+        if rate is not None and rate * n > budget:
+            fits = max(1, int(budget / rate))
             raise Busy(f"{kind} of {n} items would take about {rate * n:.0f} s on this machine (measured "
-                       f"{rate:.2f} s per item), more than the studio's limit of {self.budget_s:.0f} s per request; "
+                       f"{rate:.2f} s per item), more than the studio's limit of {budget:.0f} s per request; "
                        f"ask for at most {fits}")
 
-    def locked_call(self, item: Cached, kind: str, n: int, fn: Callable[[], Any]) -> Callable[[], Any]:
-        """``fn`` wrapped to run under the run's lock and record its seconds per item."""
+    def locked_call(self, item: Cached, kind: str, n: int, fn: Callable[[], Any], job: "Job | None" = None,
+                    budget_s: float | None = None) -> Callable[[], Any]:
+        """``fn`` wrapped to run under the run's lock, record its seconds per item, and stop at a sampler step once
+        past ``budget_s`` (default: the pool's) or when ``job`` is cancelled; ``job`` also sees the steps."""
+        budget = self.budget_s if budget_s is None else budget_s
+
         def call() -> Any:
             with item.lock:
                 item.ctx.model                     # load (once) outside the timing
                 t0 = time.perf_counter()
-                result = fn()
+                deadline = time.monotonic() + budget
+
+                def step(done: int, total: int, what: str) -> None:
+                    if job is not None:
+                        job.step = (done, total, what)
+                        if job.cancelled:
+                            raise Stopped("cancelled")
+                    if time.monotonic() > deadline:
+                        raise Stopped(f"stopped after {budget:.0f} s, the studio's limit per request; ask for "
+                                      f"fewer images or sampler steps")
+
+                if job is not None:
+                    job.state = "running"
+                with listening(step):
+                    result = fn()
                 item.seconds_per_item[kind] = (time.perf_counter() - t0) / max(n, 1)
                 return result
         return call
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class Job:
+    """A task started by the page: its state (queued → running → done | error), the last step its sampler
+    reported and the items finished, then its result or its error message and HTTP status."""
+
+    id: str
+    run: str
+    kind: str
+    n: int
+    state: str = "queued"
+    step: tuple[int, int, str] | None = None
+    items_done: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    status: int = 200
+    cancelled: bool = False
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        self.items_done = done
+
+    def view(self) -> dict[str, Any]:
+        end = self.finished if self.finished is not None else time.monotonic()
+        out: dict[str, Any] = {"job": self.id, "run": self.run, "task": self.kind, "state": self.state,
+                               "items": [self.items_done, self.n], "seconds": round(end - self.started, 2)}
+        if self.step is not None:
+            done, total, what = self.step
+            out["step"] = {"done": done, "total": total, "what": what}
+        if self.result is not None:
+            out["result"] = self.result
+        if self.error is not None:
+            out["error"], out["status"] = self.error, self.status
+        return out
+
+
+class Jobs:
+    """The studio's jobs by id (the newest :data:`KEEP_JOBS`)."""
+
+    def __init__(self) -> None:
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def new(self, run: str, kind: str, n: int) -> Job:
+        job = Job(secrets.token_urlsafe(12), run, kind, n)
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > KEEP_JOBS:
+                self._jobs.popitem(last=False)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)

@@ -54,6 +54,7 @@ class Task:
     what: ClassVar[str]              # for messages: "sampling", "a trajectory", …
     flag: ClassVar[str]              # the genzoo sample flag that asks for it
     one_picture: ClassVar[bool] = True
+    fields: ClassVar[tuple[str, ...]] = ()   # the Request fields besides n, seed, label that it reads
 
     def capability(self, req: Request) -> type[Capability]:
         return self.needs
@@ -143,6 +144,7 @@ class CompleteTask(Task):
     ``mask`` region (``Inpaints``). The grid shows original | given part (grey where generated) | completion."""
 
     kind, needs, method, what, flag = "complete", Completes, "complete", "completion/inpainting", "--complete/--mask"
+    fields = ("split", "start_row", "mask")
 
     def capability(self, req: Request) -> type[Capability]:
         return Completes if req.mask in (None, "bottom") else Inpaints
@@ -236,6 +238,7 @@ class PromptTablesTask(Task):
     prompt the caller gave is unreadable, the first reason is the error."""
 
     one_picture = False
+    fields = ("prompts", "top")
     default_prompts: ClassVar[list[str]]
     title: ClassVar[str]             # formatted with top=
 
@@ -300,6 +303,7 @@ class QuestionsTask(Task):
 
     kind, needs, method, what, flag = "questions", AsksQuestions, "questions", "question generation", "the default"
     one_picture = False
+    fields = ("split",)
 
     def check(self, model: Any, req: Request) -> None:
         document = req.options.get("prompt")

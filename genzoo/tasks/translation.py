@@ -48,6 +48,7 @@ class TranslateTask(Task):
     """``-n`` held-out images of each direction's source domain (or the caller's ``req.images``) translated."""
 
     kind, needs, method, what, flag = "translate", Translates, "translation_views", "translation", "the default"
+    fields = ("split",)
     gallery = True          # the trainer draws its progress galleries with it
 
     def check(self, model: Any, req: Request) -> None:
