@@ -103,8 +103,11 @@ def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but localhost lets other machines use the studio.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-def studio_command(runs_dir: Path | None, host: str, port: int) -> None:
-    """A local web app and JSON API over a runs folder: runs, their curves and galleries, sampling with a seed."""
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Requests served at once (default: the machine's cores, at most 4); each uses one intra-op thread.")
+def studio_command(runs_dir: Path | None, host: str, port: int, workers: int | None) -> None:
+    """A local web app and JSON API over a runs folder: runs, curves, galleries, evaluation, sampling with every
+    option, and the latent map, sliders, interpolation, attribute arithmetic and writer where the model has them."""
     from .config import ConfigError
 
     runs_dir = runs_dir or Path(os.environ.get("GENZOO_RUNS", "runs"))
@@ -122,7 +125,13 @@ def studio_command(runs_dir: Path | None, host: str, port: int) -> None:
                    f"this address can browse the runs and use this machine's CPU", err=True)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"genzoo studio: serving {runs_dir} at http://{shown}:{port}/ (Ctrl-C stops it)")
-    uvicorn.run(create_app(runs_dir), host=host, port=port, log_level="warning")
+    import torch
+
+    # One intra-op thread per request and one request per core: concurrent users share the machine without
+    # oversubscribing it, and a single request is not at the mercy of OpenMP threads collapsing under other load.
+    threads = workers or max(1, min(4, os.cpu_count() or 1))
+    torch.set_num_threads(1)
+    uvicorn.run(create_app(runs_dir, threads=threads), host=host, port=port, log_level="warning")
 
 
 @cli.command("runs")

@@ -3,6 +3,7 @@
 # corpora of the ch. 6 LSTMs (fortunes, fortunes-min: % -delimited short texts; dict-devil: The Devil's Dictionary),
 # Unicode's emoji-test.txt (the emoji's groups: labels for the colour feature network), the font packages that
 # font-glyphs / font-styles render, and opencv-doc's example pictures (starry_night.jpg and the photos of style transfer). Then, from npm, the Google and Twitter emoji packs of emoji-styles.
+# Also Debian's chromium, the browser the studio's tests drive with Playwright (tests/test_studio_browser.py).
 # Needs root (or sudo) for apt-get and npm for the packs; without them, says what to install and carries on
 # (--data-dir still works). Never fails.
 set -u
@@ -15,6 +16,7 @@ need /usr/share/games/fortunes/fortunes fortunes-min
 need /usr/share/dictd/devil.dict.dz dict-devil
 need /usr/share/unicode/emoji/emoji-test.txt unicode-data
 need /usr/share/doc/opencv-doc/examples/data/starry_night.jpg opencv-doc   # style transfer
+need /usr/bin/chromium chromium                                             # the studio's browser tests
 # fonts (genzoo.data.fonts)
 need /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
 need /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf fonts-dejavu-extra

@@ -244,14 +244,17 @@ def test_cli_says_where_it_serves_and_warns_off_localhost(studio, monkeypatch):
 
     from genzoo.cli import cli
 
+    import torch
+
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append({"threads": n}))   # keep the suite's
     _, runs = studio
     r = CliRunner().invoke(cli, ["studio", "--runs", str(runs), "--port", "9911"])
     assert r.exit_code == 0 and "http://127.0.0.1:9911/" in r.output and "warning" not in r.output
     r = CliRunner().invoke(cli, ["studio", "--runs", str(runs), "--host", "0.0.0.0"])
     assert r.exit_code == 0 and "warning" in r.output and "not localhost" in r.output
-    assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]
+    assert [c.get("host", c.get("threads")) for c in calls] == [1, "127.0.0.1", 1, "0.0.0.0"]   # 1 thread a request
 
 
 def test_model_cache_is_bounded_and_least_recently_used(tmp_path):
@@ -264,3 +267,144 @@ def test_model_cache_is_bounded_and_least_recently_used(tmp_path):
     assert cache.get(a) is first            # a hit moves a to the end
     cache.get(c)                            # so b, the least recently used, goes
     assert len(cache) == 2 and cache.get(a) is first and cache.get(b) is not None and len(cache) == 2
+
+
+# -- issue 19, second step: typed options, jobs, the latent explorer, the writer, compare -------------------------
+
+def test_run_detail_declares_typed_options_and_explore_panels(studio):
+    client, _ = studio
+    d = client.get("/api/runs/vae").json()
+    assert d["explore"] == {"latent": True, "map": True, "writer": False, "z_dim": 2, "prior": "normal",
+                            "num_classes": 0}
+    assert d["class_names"] and len(d["class_names"]) == 10                  # from data_spec.json
+
+
+def test_option_specs_are_typed_from_signatures():
+    from genzoo.models import build_model
+    from genzoo.models.capabilities import option_specs
+
+    m = build_model({"family": "diffusion", "input_shape": [1, 28, 28], "base_channels": 8, "timesteps": 40,
+                     "sample_steps": 5})
+    specs = {o.name: o for o in option_specs(m, m.sample)}
+    assert specs["sampler"].choices == ("ddpm", "ddim") and specs["sampler"].default == "ddim"
+    assert specs["steps"].kind == "int" and specs["steps"].default == 5          # model.sample_steps
+    assert specs["eta"].kind == "float" and specs["guidance"].kind == "float"
+    text = build_model({"family": "lstm", "vocab_size": 50})
+    kinds = {o.name: o.kind for o in option_specs(text, text.sample)}
+    assert kinds == {"temperature": "float", "top_k": "int", "prompt": "str", "max_tokens": "int"}
+
+
+def test_a_job_reports_its_result_like_a_direct_request(studio):
+    import time
+
+    client, _ = studio
+    r = client.post("/api/runs/vae/jobs/sample", json={"n": 8, "seed": 1})
+    assert r.status_code == 202 and r.json()["state"] in ("queued", "running", "done")
+    job = r.json()["job"]
+    for _ in range(400):
+        view = client.get(f"/api/jobs/{job}").json()
+        if view["state"] in ("done", "error"):
+            break
+        time.sleep(0.05)
+    assert view["state"] == "done" and view["items"] == [8, 8], view
+    assert view["result"]["png_sha256"] == sample(client, 1)["png_sha256"]       # the same images as /tasks
+    assert client.get("/api/jobs/not-a-job").status_code == 404
+
+
+def test_a_failing_job_carries_the_message_and_status(studio):
+    import time
+
+    client, _ = studio
+    job = client.post("/api/runs/vae/jobs/sample", json={"options": {"guidance": 2.0}}).json()["job"]
+    for _ in range(200):
+        view = client.get(f"/api/jobs/{job}").json()
+        if view["state"] != "queued" and view["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert view["state"] == "error" and view["status"] == 400 and "--guidance" in view["error"]
+
+
+def test_latent_map_code_and_decode(studio):
+    client, _ = studio
+    m = client.get("/api/runs/vae/latent").json()
+    assert len(m["points"]) == 128 and "latent plane" in m["plane"]                # the mini test split: 128
+    x, y, label, index = m["points"][5]
+    assert isinstance(label, int) and isinstance(index, int)
+    code = client.post("/api/runs/vae/latent/code", json={"index": index}).json()["code"]
+    assert len(code) == 2 and abs(code[0] - x) < 1e-3 and abs(code[1] - y) < 1e-3   # z_dim 2: the map is the plane
+    out = client.post("/api/runs/vae/latent/decode", json={"points": [[x, y]]}).json()
+    same = client.post("/api/runs/vae/latent/decode", json={"codes": [code]}).json()
+    assert out["images"][0].startswith("data:image/png;base64,") and out["images"] == same["images"]
+    drawn = client.post("/api/runs/vae/latent/code", json={"seed": 3}).json()["code"]
+    assert drawn == client.post("/api/runs/vae/latent/code", json={"seed": 3}).json()["code"]
+    assert drawn != client.post("/api/runs/vae/latent/code", json={"seed": 4}).json()["code"]
+    v = client.post("/api/runs/vae/latent/attribute", json={"attribute": 1}).json()
+    assert len(v["vector"]) == 2 and abs(sum(t * t for t in v["vector"]) - 1) < 1e-3 and v["attribute"] == "Trouser"
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"codes": [[0.0, 0.0, 0.0]]}, 400, "z_dim = 2"),
+    ({"codes": [[float("1e5"), 0.0]]}, 422, "finite"),
+    ({"codes": [[0.0, 0.0]] * 65}, 422, "codes"),
+    ({}, 400, "give codes"),
+    ({"codes": [[0, 0]], "label": 3}, 400, "class-conditional"),
+])
+def test_decode_refuses_bad_codes(studio, body, status, words):
+    client, _ = studio
+    r = client.post("/api/runs/vae/latent/decode", json=body)
+    assert r.status_code == status and words in r.json()["error"], r.text
+
+
+def test_explorer_refusals_name_the_missing_capability(studio):
+    client, _ = studio
+    r = client.post("/api/runs/vae/latent/code", json={"index": 10**6})
+    assert r.status_code == 400 and "test split" in r.json()["error"]
+    r = client.post("/api/runs/vae/latent/code", json={"index": 1, "seed": 1})
+    assert r.status_code == 400 and "either" in r.json()["error"]
+    r = client.post("/api/runs/vae/writer", json={"text": "hello"})
+    assert r.status_code == 400 and "next-token" in r.json()["error"]
+    r = client.post("/api/runs/vae/latent/attribute", json={"attribute": 99})
+    assert r.status_code == 400 and "class in [0, 9]" in r.json()["error"]
+
+
+def test_compare_returns_the_compare_numbers_and_samples(studio):
+    client, _ = studio
+    r = client.get("/api/compare?runs=vae,vae").json()
+    assert r["runs"] == ["vae", "vae"] and "run" in r["columns"] and len(r["table"]) == 2
+    assert r["samples"][0].startswith("/api/runs/vae/files/samples/")
+    assert client.get("/api/compare?runs=vae,outside").status_code == 404
+    assert client.get("/api/compare").status_code == 400
+
+
+def test_run_rows_are_cached_until_a_file_changes(studio):
+    client, runs = studio
+    first = client.get("/api/runs").json()["runs"][0]
+    assert client.get("/api/runs").json()["runs"][0] == first
+    (runs / "vae" / "eval.json").write_text('{"run": "%s", "metrics": {"fid": {"value": 12.5}}}' % (runs / "vae"))
+    try:
+        row = client.get("/api/runs").json()["runs"][0]
+        assert row["eval"] == {"fid": 12.5}
+        d = client.get("/api/runs/vae").json()
+        assert d["eval"]["run"] == "vae"                  # the machine path of the run is not shown
+    finally:
+        (runs / "vae" / "eval.json").unlink()
+
+
+def test_a_request_over_its_budget_stops_at_a_sampler_step(trained_runs, tmp_path):
+    from genzoo.progress import report
+    from genzoo.studio.workers import Cached, Stopped, Workers
+
+    workers = Workers(1, 4, budget_s=0.05)
+    item = Cached(ctx=type("Ctx", (), {"model": None})())
+    seen = []
+
+    def slow() -> None:
+        import time
+        for i in range(100):
+            report(i, 100, "steps")
+            seen.append(i)
+            time.sleep(0.01)
+
+    with pytest.raises(Stopped, match="limit per request"):
+        workers.locked_call(item, "sample", 1, slow)()
+    assert 2 <= len(seen) < 100                          # it stopped on its own, well before the end

@@ -262,7 +262,8 @@ function readControl(input) {
 
 function taskPanel(run, task, prefix) {
   const id = (s) => `${prefix}-${s}`;
-  const form = el("form", { class: "task-form", id: id("form"), "data-task": task.kind });
+  // novalidate: the server checks every value and says why, one set of rules for the page and for scripts
+  const form = el("form", { class: "task-form", id: id("form"), "data-task": task.kind, novalidate: true });
   const prompts = task.fields.some((f) => f.name === "prompts");
   const row = el("div", { class: "controls" });
   row.append(el("label", { for: id("seed"), text: "seed " }), el("input", { id: id("seed"), type: "number", min: 0, value: 1, step: 1 }));

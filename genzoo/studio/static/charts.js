@@ -113,6 +113,9 @@ function lineChart(box, series, options = {}) {
       const d = s.points.filter(([, y]) => !logY || y > 0).map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`);
       svgEl("polyline", { points: d.join(" "), fill: "none", stroke: s.color, "stroke-width": 1.5,
                           class: "series", "data-name": s.name }, svg);
+      if (d.length <= 30) {                  // few points (a short run): mark each one, so a single point shows
+        for (const [x, y] of s.points) if (!logY || y > 0) svgEl("circle", { cx: X(x), cy: Y(y), r: 2.5, fill: s.color, class: "point" }, svg);
+      }
     }
     const cursor = svgEl("line", { y1: M.t, y2: H - M.b, class: "cursor", visibility: "hidden" }, svg);
     const hit = svgEl("rect", { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b, fill: "transparent" }, svg);
