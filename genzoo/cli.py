@@ -106,8 +106,10 @@ def _columns(row: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Requests served at once (default: the machine's cores, at most 4); each uses one intra-op thread.")
 def studio_command(runs_dir: Path | None, host: str, port: int, workers: int | None) -> None:
-    """A local web app and JSON API over a runs folder: runs, curves, galleries, evaluation, sampling with every
-    option, and the latent map, sliders, interpolation, attribute arithmetic and writer where the model has them."""
+    """A local web app and JSON API to browse, compare, sample and explore the runs of a folder.
+
+    Runs, curves, galleries, evaluation numbers, sampling with every option the model declares, and where the model
+    has them the latent map, sliders, interpolation, attribute arithmetic and the human-in-the-loop writer."""
     from .config import ConfigError
 
     runs_dir = runs_dir or Path(os.environ.get("GENZOO_RUNS", "runs"))

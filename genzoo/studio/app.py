@@ -40,7 +40,8 @@ MAX_OPTION = 100_000           # largest number an option may be (steps, top_k, 
 MAX_CODES = 64                 # latent codes per decode request
 MAX_Z = 1024                   # numbers per latent code
 MAX_CURVE_ROWS = 2000
-MAX_COMPARE = 8                # runs side by side          # metrics.jsonl rows sent (evenly thinned beyond)
+MAX_COMPARE = 8                # runs side by side
+KEEP_RESULTS = 200             # files kept in a run's samples/studio/          # metrics.jsonl rows sent (evenly thinned beyond)
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("genzoo.studio")
 
@@ -577,6 +578,17 @@ async def _off_loop(workers: Workers, fn) -> Any:
         future.add_done_callback(lambda _: workers.done())
 
 
+def _prune(folder: Path, keep: int = KEEP_RESULTS) -> None:
+    """Keep the newest ``keep`` results of ``samples/studio/`` (a busy studio would otherwise fill the disk)."""
+    try:
+        files = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return
+    for p in files[:-keep] if len(files) > keep else []:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
 def _run(ctx: Any, run_dir: Path, name: str, kind: str, body: TaskBody,
          progress: Any = None) -> dict[str, Any]:
     """Run the task and write its artifact under ``samples/studio/`` (named by a hash of the request, so the
@@ -602,6 +614,7 @@ def _run(ctx: Any, run_dir: Path, name: str, kind: str, body: TaskBody,
             v = Path(v).resolve().relative_to(run_dir).as_posix() if Path(v).resolve().is_relative_to(run_dir) \
                 else Path(v).name
         result[k] = v
+    _prune(run_dir / "samples" / "studio")
     png = run_dir / rel
     if png.is_file():
         result["png"] = f"/api/runs/{name}/files/{rel}"

@@ -89,7 +89,15 @@ function latentMapPanel(run, base, shared, decode) {
       image.src = out.images[0];
       image.alt = `decoded at (${x.toFixed(2)}, ${y.toFixed(2)})`;
       image.dataset.point = `${x.toFixed(3)},${y.toFixed(3)}`;
-      say(info, `decoded (${x.toFixed(2)}, ${y.toFixed(2)}); the sliders now start from this code`);
+      let near = null, best = Infinity;
+      for (const q of shared.map.points) {
+        const d = (q[0] - x) ** 2 + (q[1] - y) ** 2;
+        if (d < best) { best = d; near = q; }
+      }
+      const names = shared.map.class_names || [];
+      const what = near && near[2] !== null ? ` (${names[near[2]] || "class " + near[2]})` : "";
+      say(info, `decoded (${x.toFixed(2)}, ${y.toFixed(2)}); nearest test image #${near[3]}${what}; ` +
+                "the sliders now start from this code");
       if (shared.setCode) shared.setCode(out.codes[0]);
     } catch (e) { say(info, e.message, true); }
   });
@@ -143,9 +151,23 @@ function endpointControl(prefix, ex, initial) {
 
 function lerp(a, b, t) { return a.map((v, i) => (1 - t) * v + t * b[i]); }
 
+// Spherical interpolation (White 2016, "Sampling generative networks"): for Gaussian priors it keeps the norm of
+// the codes typical, where a straight line passes through the improbable middle.
+function slerp(a, b, t) {
+  const na = Math.hypot(...a), nb = Math.hypot(...b);
+  const cos = Math.min(1, Math.max(-1, a.reduce((s, v, i) => s + v * b[i], 0) / (na * nb || 1)));
+  const omega = Math.acos(cos);
+  if (omega < 1e-6) return lerp(a, b, t);
+  const wa = Math.sin((1 - t) * omega) / Math.sin(omega), wb = Math.sin(t * omega) / Math.sin(omega);
+  return a.map((v, i) => wa * v + wb * b[i]);
+}
+
 function interpolationPanel(run, base, ex, decode) {
   const a = endpointControl("interp-a", ex, 0), b = endpointControl("interp-b", ex, 1);
   const steps = el("input", { id: "interp-steps", type: "number", min: 2, max: 32, value: 10, step: 1 });
+  const how = el("select", { id: "interp-how" }, el("option", { value: "lerp", text: "straight line" }),
+                 el("option", { value: "slerp", text: "great circle (slerp)" }));
+  if (ex.prior === "normal" && !ex.map) how.value = "slerp";
   const strip = el("div", { id: "interp-strip", class: "strip" });
   const info = el("p", { class: "message" });
   const go = el("button", { type: "button", id: "interp-go", text: "interpolate" });
@@ -153,13 +175,17 @@ function interpolationPanel(run, base, ex, decode) {
     try {
       const [za, zb] = await Promise.all([post(`${base}/latent/code`, a.read()), post(`${base}/latent/code`, b.read())]);
       const k = Math.max(2, Math.min(32, Number(steps.value)));
-      const codes = Array.from({ length: k }, (_, i) => lerp(za.code, zb.code, i / (k - 1)));
+      const path = how.value === "slerp" ? slerp : lerp;
+      const codes = Array.from({ length: k }, (_, i) => path(za.code, zb.code, i / (k - 1)));
       const images = await decode(codes);
       strip.replaceChildren(...images.map((src, i) => el("img", { src, alt: `step ${i}`, title: (i / (k - 1)).toFixed(2) })));
-      say(info, `decode((1 − t)·z_A + t·z_B) for ${k} values of t from 0 to 1 (Foster ch. 3, Fig. 3-23)`);
+      say(info, how.value === "slerp"
+        ? `decode(slerp(z_A, z_B, t)) for ${k} values of t from 0 to 1 (White 2016)`
+        : `decode((1 − t)·z_A + t·z_B) for ${k} values of t from 0 to 1 (Foster ch. 3, Fig. 3-23)`);
     } catch (e) { say(info, e.message, true); }
   });
-  return panel("Interpolation", "interp-panel", el("p", {}, "A ", ...a.nodes, "  B ", ...b.nodes, "  steps ", steps, " ", go),
+  return panel("Interpolation", "interp-panel", el("p", {}, "A ", ...a.nodes, "  B ", ...b.nodes, "  steps ", steps, " ", how,
+                                                  " ", go),
                strip, info);
 }
 
