@@ -112,7 +112,8 @@ async function showCompare(names) {
   const select = $("compare-metric");
   select.replaceChildren(...keys.map((k) => el("option", { value: k, text: k })));
   const common = keys.filter((k) => perRun.every((s) => s[k]));
-  select.value = common.find((k) => /loss/.test(k)) || common[0] || keys[0] || "";
+  const lossy = (k) => /loss/.test(k) && !/^lr/.test(k);
+  select.value = common.find(lossy) || keys.find(lossy) || common.find((k) => k !== "epoch") || keys[0] || "";
   const draw = () => lineChart($("compare-curves"), names.map((n, i) => ({ name: n, points: perRun[i][select.value] || [] })),
                                { label: `${select.value} of ${names.join(", ")}` });
   select.onchange = draw;
@@ -307,6 +308,7 @@ function taskPanel(run, task, prefix) {
         if (input.dataset.field) body[input.dataset.name] = v; else body.options[input.dataset.name] = v;
       }
     } catch (e) { return say(message, e.message, true); }
+    const clicked = performance.now();
     button.disabled = true; cancel.hidden = false; bar.hidden = false; bar.value = 0;
     say(message, "queued…");
     try {
@@ -329,9 +331,13 @@ function taskPanel(run, task, prefix) {
         image.alt = `${result.task} of ${run.name}, seed ${result.request.seed}`;
         image.dataset.sha = result.png_sha256;
         image.hidden = false;
+        await image.decode().catch(() => {});
       } else image.hidden = true;
       text.textContent = result.samples ? result.samples.join("\n\n") : "";
-      say(message, `${result.task}, seed ${result.request.seed}: done in ${done.seconds.toFixed(2)} s`);
+      const total = (performance.now() - clicked) / 1000;
+      form.dataset.seconds = total.toFixed(3);
+      say(message, `${result.task}, seed ${result.request.seed}: done in ${done.seconds.toFixed(2)} s ` +
+                   `(${total.toFixed(2)} s from the click to the result shown)`);
     } catch (e) { say(message, e.message, true); }
     finally { button.disabled = false; cancel.hidden = true; bar.hidden = true; job = null; }
   });
@@ -339,11 +345,12 @@ function taskPanel(run, task, prefix) {
 }
 
 async function pollJob(jobId, onUpdate) {
+  let polls = 0;
   for (;;) {
     const view = await api(`/api/jobs/${jobId}`);
     onUpdate(view);
     if (["done", "error", "cancelled"].includes(view.state)) return view;
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, polls++ < 10 ? 30 : 150));   // quick answers are shown quickly
   }
 }
 
