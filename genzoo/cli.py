@@ -133,7 +133,8 @@ def studio_command(runs_dir: Path | None, host: str, port: int, workers: int | N
     # oversubscribing it, and a single request is not at the mercy of OpenMP threads collapsing under other load.
     threads = workers or max(1, min(4, os.cpu_count() or 1))
     torch.set_num_threads(1)
-    uvicorn.run(create_app(runs_dir, threads=threads), host=host, port=port, log_level="warning")
+    hosts = ("*",) if host in ("0.0.0.0", "::") else (host,)     # the Host names the studio answers to
+    uvicorn.run(create_app(runs_dir, threads=threads, hosts=hosts), host=host, port=port, log_level="warning")
 
 
 @cli.command("runs")

@@ -27,7 +27,7 @@ def studio(trained_runs, tmp_path_factory):
     os.symlink(root / "secret.json", runs / "vae" / "samples" / "leak.json")      # a link out of the run
     os.symlink(root, runs / "outside")                                             # a run folder that is a link out
     (root / "config.yaml").write_text("recipe: not-served\n")
-    with TestClient(create_app(runs), raise_server_exceptions=False) as client:
+    with TestClient(create_app(runs), raise_server_exceptions=False, base_url="http://127.0.0.1") as client:
         yield client, runs
 
 
@@ -126,7 +126,8 @@ def test_oversized_and_bad_requests_are_refused(studio):
 def test_slow_requests_are_refused_with_the_reason(trained_runs, tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(trained_runs.get("vae-digits", 4), runs / "vae")
-    with TestClient(create_app(runs, budget_s=1e-4), raise_server_exceptions=False) as client:
+    with TestClient(create_app(runs, budget_s=1e-4), raise_server_exceptions=False,
+                    base_url="http://127.0.0.1") as client:
         client.post("/api/runs/vae/tasks/sample", json={"n": 4, "seed": 0})   # measured (or over the budget)
         r = client.post("/api/runs/vae/tasks/sample", json={"n": 256, "seed": 0})
         assert r.status_code == 503 and "limit" in r.json()["error"] and "s" in r.json()["error"]
@@ -408,3 +409,94 @@ def test_a_request_over_its_budget_stops_at_a_sampler_step(trained_runs, tmp_pat
     with pytest.raises(Stopped, match="limit per request"):
         workers.locked_call(item, "sample", 1, slow)()
     assert 2 <= len(seen) < 100                          # it stopped on its own, well before the end
+
+
+# -- review fixes: only local pages, no leaks, typed options, stale models --------------------------------------
+
+def test_only_local_pages_may_use_the_studio(studio):
+    client, _ = studio
+    r = client.get("/api/runs", headers={"host": "evil.example:8765"})          # DNS rebinding
+    assert r.status_code == 421 and "answers to" in r.json()["error"]
+    r = client.post("/api/runs/vae/tasks/sample", json={"n": 2}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403 and "other sites" in r.json()["error"]
+    r = client.post("/api/runs/vae/tasks/sample", content=b'{"n": 2}', headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    r = client.post("/api/runs/vae/tasks/sample", json={"n": 2}, headers={"origin": "http://127.0.0.1"})
+    assert r.status_code == 200                                                 # the page's own origin
+
+
+def test_links_inside_a_run_serve_nothing_else_of_it(studio):
+    client, runs = studio
+    run = runs / "vae"
+    ckpt = next((run / "checkpoints").glob("step-*/*.safetensors"))
+    link = run / "samples" / "weights.png"
+    os.symlink(ckpt, link)                                   # a .png name for the checkpoint's weights
+    try:
+        r = client.get("/api/runs/vae/files/samples/weights.png")
+        assert r.status_code == 404 and "link" in r.json()["error"]
+        assert "samples/weights.png" not in [f["path"] for f in client.get("/api/runs/vae").json()["files"]]
+    finally:
+        link.unlink()
+
+
+def test_answers_carry_no_machine_paths_and_no_nan(studio, trained_runs):
+    client, runs = studio
+    broken = runs / "broken"
+    shutil.copytree(trained_runs.get("vae-digits", 4), broken)
+    try:
+        for weights in (broken / "checkpoints").glob("step-*/*.safetensors"):
+            weights.write_bytes(weights.read_bytes()[:100])                # truncated
+        (broken / "eval.json").write_text('{"run": "%s", "metrics": {"fid": {"value": NaN}}}' % broken)
+        (broken / "samples" / "made.json").write_text(json_text({"grid": str(broken / "samples" / "a.png")}))
+        rows = client.get("/api/runs")
+        assert rows.status_code == 200, rows.text                           # one bad number breaks no page
+        d = client.get("/api/runs/broken").json()
+        assert d["tasks"] == [] and d["tasks_problem"] and str(runs) not in d["tasks_problem"]
+        assert d["eval"]["metrics"]["fid"]["value"] is None and d["eval"]["run"] == "broken"
+        r = client.post("/api/runs/broken/tasks/sample", json={"n": 2})
+        assert r.status_code == 409 and str(runs) not in r.text and "<runs>" in r.json()["error"]
+        assert client.get("/api/runs/broken/files/samples/made.json").json() == {"grid": "broken/samples/a.png"}
+    finally:
+        shutil.rmtree(broken)
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def test_options_are_checked_against_their_declared_types():
+    from genzoo.config import ConfigError
+    from genzoo.models import build_model
+    from genzoo.studio.answers import check_options
+
+    m = build_model({"family": "diffusion", "input_shape": [1, 28, 28], "base_channels": 8, "timesteps": 40,
+                     "sample_steps": 5})
+    check_options(m, "sample", {"steps": 10, "sampler": "ddpm", "eta": 0})         # an int is a float too
+    with pytest.raises(ConfigError, match="steps takes a whole number"):
+        check_options(m, "sample", {"steps": "10"})
+    with pytest.raises(ConfigError, match="sampler is one of ddpm, ddim"):
+        check_options(m, "sample", {"sampler": "euler"})
+
+
+def test_ragged_codes_and_long_prompts_are_refused(studio):
+    client, _ = studio
+    r = client.post("/api/runs/vae/latent/decode", json={"codes": [[0.0, 0.0], [0.0]]})
+    assert r.status_code == 422 and "same length" in r.json()["error"]
+    r = client.post("/api/runs/vae/tasks/next-words", json={"prompts": ["x" * 3000]})
+    assert r.status_code == 422 and "prompt" in r.json()["error"]
+
+
+def test_a_run_with_a_newer_checkpoint_is_reopened(tmp_path):
+    from genzoo.studio.workers import ModelCache
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "step-0000001").mkdir(parents=True)
+    (run / "checkpoints" / "step-0000001" / "meta.json").write_text("{}")
+    cache = ModelCache(4)
+    first = cache.get(run)
+    assert cache.get(run) is first
+    (run / "checkpoints" / "step-0000002").mkdir()
+    (run / "checkpoints" / "step-0000002" / "meta.json").write_text("{}")
+    assert cache.get(run) is not first and len(cache) == 1          # the old weights are dropped, not kept

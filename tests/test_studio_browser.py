@@ -241,6 +241,26 @@ def test_diffusion_sampler_shows_its_steps_and_the_explore_tasks_run(watched):
     expect(page.locator("#complete-message")).to_contain_text("done", timeout=WAIT_MS)
 
 
+def test_leaving_the_page_cancels_its_running_job(watched):
+    page = watched.page
+    watched.open("#/run/ddpm")
+    expect(page.locator("#sample-sampler")).to_be_visible(timeout=WAIT_MS)
+    page.select_option("#sample-sampler", "ddpm")
+    page.fill("#sample-steps", "40")
+    page.fill("#sample-n", "256")
+    page.click("#sample-run")
+    expect(page.locator("#sample-message")).to_contain_text("denoising steps", timeout=WAIT_MS)
+    job = page.locator("#sample-form").get_attribute("data-job")
+    page.click("#home")                                          # back to the runs list
+    for _ in range(400):
+        with urllib.request.urlopen(f"{watched.base}/api/jobs/{job}", timeout=30) as r:
+            view = json.loads(r.read())
+        if view["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert view["state"] == "cancelled" and view["items"][0] < 256, view
+
+
 def test_text_continuation_and_the_human_in_the_loop_writer(watched, request):
     request.node.allowed_errors = ("status of 400",)            # the unknown word at the end, as the browser logs it
     page = watched.page

@@ -289,7 +289,8 @@ _KINDS = (("bool", bool), ("int", int), ("float", float), ("str", str))
 
 def _kind_of(hint: Any) -> tuple[str, tuple[Any, ...]]:
     """``(kind, choices)`` of a resolved annotation such as ``float | None`` or ``Literal["ddpm", "ddim"] | None``."""
-    args = [a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)]
+    union = typing.get_origin(hint) is not typing.Literal and typing.get_args(hint)
+    args = [a for a in (union or (hint,)) if a is not type(None)]
     for a in args:
         if typing.get_origin(a) is typing.Literal:
             choices = typing.get_args(a)

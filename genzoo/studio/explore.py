@@ -7,8 +7,8 @@
 - :func:`code_of` gives the code of a held-out image (encode) or of a seed (a draw from the model's prior), the
   ends of an interpolation and the start of the sliders.
 - :func:`attribute_vector_of` is the book's attribute vector (mean code with − mean code without, unit length;
-  Foster ch. 3, "latent space arithmetic", Fig. 3-22): a class of the data against the rest, or a named attribute
-  column of CelebA-format data.
+  Foster ch. 3, "latent space arithmetic", Fig. 3-22): a class of the data against the rest (the attribute columns
+  of CelebA-format data are ``genzoo analyze RUN arithmetic --attribute NAME``'s, not yet the page's).
 - :func:`decode_pngs` decodes codes to PNG images.
 
 The page does the arithmetic (lerp between two codes, code + f·vector, a slider moving one dimension) and asks for

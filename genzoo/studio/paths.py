@@ -47,24 +47,38 @@ def run_file(run_dir: Path, rel: str) -> Path:
         raise NotServed(f"only files under {' and '.join(f'{f}/' for f in SERVED_FOLDERS)} of a run are served")
     if pure.suffix.lower() not in SERVED_SUFFIXES:
         raise NotServed(f"only {', '.join(SERVED_SUFFIXES)} files are served")
+    base = run_dir / pure.parts[0]
+    if base.resolve() != base:
+        raise NotServed(f"the run's {pure.parts[0]}/ folder is a link; the studio serves only real run folders")
     path = (run_dir / pure).resolve()
-    if not _inside(path, run_dir):
-        raise NotServed("that file is a link out of the run; the studio serves only files inside it")
+    if not _inside(path, base):
+        raise NotServed(f"that file is a link out of the run's {pure.parts[0]}/ folder; the studio serves only "
+                        f"files inside it")
+    if path.suffix.lower() not in SERVED_SUFFIXES:
+        raise NotServed(f"that file is a link to a file that is not {' or '.join(SERVED_SUFFIXES)}")
     if not path.is_file():
         raise NotServed(f"no file {rel!r} in this run")
     return path
 
 
 def gallery(run_dir: Path, limit: int = 500) -> list[str]:
-    """The served files of a run (relative paths, sorted), at most ``limit``."""
+    """The served files of a run (relative paths, sorted), at most ``limit`` of each served folder (the studio's
+    own results in ``samples/studio/`` counted apart, so they never crowd out the training's galleries)."""
     found: list[str] = []
     for folder in SERVED_FOLDERS:
         base = run_dir / folder
-        if not base.is_dir():
-            continue
+        if not base.is_dir() or base.resolve() != base.absolute():
+            continue                                  # a folder that is a link is not served
+        real_base, counts = base.resolve(), {True: 0, False: 0}
         for p in sorted(base.rglob("*")):
-            if p.suffix.lower() in SERVED_SUFFIXES and p.is_file() and _inside(p.resolve(), run_dir):
-                found.append(p.relative_to(run_dir).as_posix())
-                if len(found) >= limit:
-                    return found
+            if p.suffix.lower() not in SERVED_SUFFIXES or not p.is_file():
+                continue
+            real = p.resolve()
+            if not _inside(real, real_base) or real.suffix.lower() not in SERVED_SUFFIXES:
+                continue
+            rel = p.relative_to(run_dir).as_posix()
+            own = rel.startswith("samples/studio/")
+            if counts[own] < limit:
+                counts[own] += 1
+                found.append(rel)
     return found

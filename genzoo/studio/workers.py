@@ -1,23 +1,26 @@
 """Models for the studio: a bounded LRU cache of opened runs, and the thread pool that runs tasks off the event loop.
 
-Design: one :class:`~genzoo.run_context.RunContext` per cached run, each with its own lock. A task holds the lock
-of its run while it runs, so two requests never drive one model at once (models keep state between calls:
-KV caches, samplers' schedules, ``torch.Generator``\\ s passed by the task), while requests to *different* runs run
-in parallel on the pool's threads. Per-request copies of a model would let identical runs sample in parallel but
-cost a model's memory per request; on a 2-core machine the pool is the bottleneck anyway, so the lock costs
-nothing and keeps memory bounded by ``cache_size`` models.
+Design: one :class:`~genzoo.run_context.RunContext` per cached run (keyed by the run and its newest checkpoint, so
+a run that trains on is reopened with its new weights), each with its own lock. A task holds the lock of its run
+while it runs, so two requests never drive one model at once (models keep state between calls: KV caches,
+samplers' schedules, ``torch.Generator``\\ s passed by the task), while requests to *different* runs run in parallel
+on the pool's threads. Per-request copies of a model would let identical runs sample in parallel but cost a model's
+memory per request; on a 2-core machine the pool is the bottleneck anyway, so the lock costs nothing and keeps
+memory bounded by ``cache_size`` models (plus any evicted one a request still holds until it finishes).
 
-Slow requests: before starting, a request whose estimated time (from the seconds per image this run and task
-took before) exceeds the budget is refused with the estimate. A request that runs over the budget anyway is
-stopped at the next step its sampler reports (:mod:`genzoo.progress`: diffusion steps, pixel rows, text tokens)
-and answered with the reason; work without steps finishes in the background and then releases its lock. At most
-``max_pending`` requests wait at once; more are refused as busy.
+Every request has a deadline from the moment it is admitted: it waits for its run's lock only until then (a run
+busy with a long job answers others "busy" instead of tying up pool threads), and once running it is stopped at
+the next step its sampler reports (:mod:`genzoo.progress`: diffusion steps, pixel rows, text tokens) with the
+reason. Work that reports no steps (a decoder pass) finishes and then releases its lock. Before starting, a request
+whose estimated time (from the seconds per item this run, task and option set took before) exceeds its budget is
+refused with the estimate. At most ``max_pending`` requests wait at once; more are refused as busy.
 
 Jobs (:class:`Jobs`): the page starts a task as a job and polls it, so a slow sampler shows its steps as they go
-and can be cancelled; the last :data:`KEEP_JOBS` jobs are kept, each under an unguessable id.
+and can be cancelled; finished jobs are kept (the newest :data:`KEEP_JOBS`), each under an unguessable id.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -29,6 +32,7 @@ from typing import Any, Callable
 
 from ..progress import listening
 from ..run_context import RunContext
+from ..training.checkpoint import latest_checkpoint
 
 KEEP_JOBS = 200
 
@@ -37,8 +41,15 @@ KEEP_JOBS = 200
 class Cached:
     ctx: RunContext
     lock: threading.Lock = field(default_factory=threading.Lock)
-    seconds_per_item: dict[str, float] = field(default_factory=dict)   # task kind → measured s per image
+    seconds_per_item: dict[str, float] = field(default_factory=dict)   # task + options → measured s per item
     latent_map: Any = None                                              # the explorer's map, made on first use
+    description: Any = None                                             # the page's tasks and panels, made once
+
+    def hold(self, deadline: float, what: str) -> None:
+        """Take this run's lock, waiting at most until ``deadline`` (time.monotonic)."""
+        if not self.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise Busy(f"run {self.ctx.run_dir.name!r} is busy with another request ({what} waited for it until "
+                       f"the studio's limit); try again when it has finished")
 
 
 class Busy(RuntimeError):
@@ -54,21 +65,30 @@ class ModelCache:
 
     def __init__(self, size: int = 4):
         self.size = size
-        self._items: OrderedDict[Path, Cached] = OrderedDict()
+        self._items: OrderedDict[tuple[Path, str], Cached] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, run_dir: Path) -> Cached:
+        ckpt = latest_checkpoint(run_dir)
+        key = (run_dir, ckpt.name if ckpt is not None else "")
         with self._lock:
-            item = self._items.get(run_dir)
+            for old in [k for k in self._items if k[0] == run_dir and k != key]:
+                del self._items[old]                 # the run has a newer checkpoint: open that one
+            item = self._items.get(key)
             if item is None:
-                item = self._items[run_dir] = Cached(RunContext(run_dir))
-            self._items.move_to_end(run_dir)
+                item = self._items[key] = Cached(RunContext(run_dir))
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
             return item
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def rate_key(kind: str, options: dict[str, Any] | None = None) -> str:
+    """What a measured rate is kept under: the task and its options (DDIM-10 is not DDPM-1000)."""
+    return kind + json.dumps(options or {}, sort_keys=True, default=str)
 
 
 class Workers:
@@ -91,43 +111,55 @@ class Workers:
         with self._lock:
             self._pending -= 1
 
-    def check_estimate(self, item: Cached, kind: str, n: int, budget_s: float | None = None) -> None:
-        """Refuse before any work a request that earlier ones of this run and task say would exceed the budget."""
+    def check_estimate(self, item: Cached, key: str, n: int, budget_s: float | None = None) -> None:
+        """Refuse before any work a request that earlier ones of this run, task and options say would exceed the
+        budget."""
         budget = self.budget_s if budget_s is None else budget_s
-        rate = item.seconds_per_item.get(kind)
+        rate = item.seconds_per_item.get(key)
         if rate is not None and rate * n > budget:
             fits = max(1, int(budget / rate))
+            kind = key.split("{", 1)[0]
             raise Busy(f"{kind} of {n} items would take about {rate * n:.0f} s on this machine (measured "
-                       f"{rate:.2f} s per item), more than the studio's limit of {budget:.0f} s per request; "
-                       f"ask for at most {fits}")
+                       f"{rate:.2f} s per item with these options), more than the studio's limit of {budget:.0f} s "
+                       f"per request; ask for at most {fits}, or fewer sampler steps")
 
-    def locked_call(self, item: Cached, kind: str, n: int, fn: Callable[[], Any], job: "Job | None" = None,
+    def locked_call(self, item: Cached, key: str, n: int, fn: Callable[[], Any], job: "Job | None" = None,
                     budget_s: float | None = None) -> Callable[[], Any]:
-        """``fn`` wrapped to run under the run's lock, record its seconds per item, and stop at a sampler step once
-        past ``budget_s`` (default: the pool's) or when ``job`` is cancelled; ``job`` also sees the steps."""
+        """``fn`` wrapped to run under the run's lock (waited for until the deadline), record its seconds per item,
+        and stop at a sampler step once past the deadline or when ``job`` is cancelled; ``job`` also sees the
+        steps. The deadline is ``budget_s`` (default: the pool's) from this call, i.e. from admission."""
         budget = self.budget_s if budget_s is None else budget_s
+        deadline = time.monotonic() + budget
+
+        def step(done: int, total: int, what: str) -> None:
+            if job is not None:
+                job.step = (done, total, what)
+                if job.cancelled:
+                    raise Stopped("cancelled")
+            if time.monotonic() > deadline:
+                raise Stopped(f"stopped after {budget:.0f} s, the studio's limit per request; ask for fewer "
+                              f"images or sampler steps")
 
         def call() -> Any:
-            with item.lock:
-                item.ctx.model                     # load (once) outside the timing
-                t0 = time.perf_counter()
-                deadline = time.monotonic() + budget
-
-                def step(done: int, total: int, what: str) -> None:
-                    if job is not None:
-                        job.step = (done, total, what)
-                        if job.cancelled:
-                            raise Stopped("cancelled")
-                    if time.monotonic() > deadline:
-                        raise Stopped(f"stopped after {budget:.0f} s, the studio's limit per request; ask for "
-                                      f"fewer images or sampler steps")
-
+            if job is not None and job.cancelled:
+                raise Stopped("cancelled")
+            item.hold(deadline, "this request")
+            t0 = time.perf_counter()
+            try:
                 if job is not None:
                     job.state = "running"
+                item.ctx.model                     # load (once) outside the timing
+                t0 = time.perf_counter()
                 with listening(step):
                     result = fn()
-                item.seconds_per_item[kind] = (time.perf_counter() - t0) / max(n, 1)
+                item.seconds_per_item[key] = (time.perf_counter() - t0) / max(n, 1)
                 return result
+            except Stopped:
+                item.seconds_per_item[key] = max(item.seconds_per_item.get(key, 0.0),
+                                                 (time.perf_counter() - t0) / max(n, 1))
+                raise
+            finally:
+                item.lock.release()
         return call
 
     def shutdown(self) -> None:
@@ -136,8 +168,8 @@ class Workers:
 
 @dataclass
 class Job:
-    """A task started by the page: its state (queued → running → done | error), the last step its sampler
-    reported and the items finished, then its result or its error message and HTTP status."""
+    """A task started by the page: its state (queued → running → done | error | cancelled), the last step its
+    sampler reported and the items finished, then its result or its error message and HTTP status."""
 
     id: str
     run: str
@@ -156,6 +188,10 @@ class Job:
     def progress(self, done: int, total: int) -> None:
         self.items_done = done
 
+    @property
+    def over(self) -> bool:
+        return self.state in ("done", "error", "cancelled")
+
     def view(self) -> dict[str, Any]:
         end = self.finished if self.finished is not None else time.monotonic()
         out: dict[str, Any] = {"job": self.id, "run": self.run, "task": self.kind, "state": self.state,
@@ -171,7 +207,7 @@ class Job:
 
 
 class Jobs:
-    """The studio's jobs by id (the newest :data:`KEEP_JOBS`)."""
+    """The studio's jobs by id: every unfinished one, and the newest :data:`KEEP_JOBS` finished ones."""
 
     def __init__(self) -> None:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -181,8 +217,9 @@ class Jobs:
         job = Job(secrets.token_urlsafe(12), run, kind, n)
         with self._lock:
             self._jobs[job.id] = job
-            while len(self._jobs) > KEEP_JOBS:
-                self._jobs.popitem(last=False)
+            finished = [k for k, j in self._jobs.items() if j.over]
+            for k in finished[:max(0, len(finished) - KEEP_JOBS)]:
+                del self._jobs[k]
         return job
 
     def get(self, job_id: str) -> Job | None:

@@ -93,12 +93,16 @@ async function loadRuns() {
 async function showCompare(names) {
   const box = $("compare-view");
   say($("compare-message"), "comparing…");
+  const here = location.hash;
   let result, details;
   try {
     [result, details] = await Promise.all([
       api(`/api/compare?runs=${names.map(encodeURIComponent).join(",")}`),
-      Promise.all(names.map((n) => api(`/api/runs/${encodeURIComponent(n)}`)))]);
+      // curves only: a comparison opens no model (one busy run shows no curve instead of failing the page)
+      Promise.allSettled(names.map((n) => api(`/api/runs/${encodeURIComponent(n)}/curves`)))]);
   } catch (e) { return say($("compare-message"), e.message, true); }
+  if (location.hash !== here) return;                     // the user went elsewhere meanwhile
+  details = details.map((d) => (d.status === "fulfilled" ? d.value : { curves: [] }));
   say($("compare-message"), result.note || "");
   const table = el("table", { id: "compare-table" },
                    el("thead", {}, el("tr", {}, ...result.columns.map((c) => el("th", { text: c })))),
@@ -204,9 +208,10 @@ async function showRun(name) {
   const view = $("run-view");
   say($("run-message"), `opening ${name}…`);
   view.hidden = false;
+  const here = location.hash;
   let run;
   try { run = await api(`/api/runs/${encodeURIComponent(name)}`); } catch (e) { return say($("run-message"), e.message, true); }
-  if (location.hash !== `#/run/${encodeURIComponent(name)}`) return;     // the user went elsewhere meanwhile
+  if (location.hash !== here) return;                     // the user went elsewhere meanwhile
   state.run = run;
   $("run-title").textContent = run.name;
   $("run-summary").textContent = [run.recipe, run.family, run.modality, run.data, `step ${run.steps ?? "–"}`,
@@ -293,8 +298,8 @@ function taskPanel(run, task, prefix) {
   image.hidden = true;
   const text = el("pre", { id: id("text"), class: "result-text" });
   form.append(row, el("div", {}, button, cancel, bar), message, image, text);
-  let job = null;
-  cancel.addEventListener("click", () => { if (job) fetch(`/api/jobs/${job}`, { method: "DELETE" }); });
+  let job = null, cancelled = false;
+  cancel.addEventListener("click", () => { cancelled = true; if (job) cancelJob(job); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { seed: Number($(id("seed")).value), options: {} };
@@ -311,9 +316,12 @@ function taskPanel(run, task, prefix) {
     const clicked = performance.now();
     button.disabled = true; cancel.hidden = false; bar.hidden = false; bar.value = 0;
     say(message, "queued…");
+    cancelled = false;
     try {
       const started = await post(`/api/runs/${encodeURIComponent(run.name)}/jobs/${task.kind}`, body);
       job = started.job;
+      form.dataset.job = job;
+      if (cancelled) cancelJob(job);                     // cancel was clicked before the job had an id
       const done = await pollJob(job, (view) => {
         const parts = [view.state];
         if (view.step) parts.push(`${view.step.what} ${view.step.done}/${view.step.total}`);
@@ -344,22 +352,36 @@ function taskPanel(run, task, prefix) {
   return form;
 }
 
+// Jobs of this page still running: leaving a run's page cancels them (nobody would see their result).
+const activeJobs = new Set();
+function cancelJob(jobId) { fetch(`/api/jobs/${jobId}`, { method: "DELETE" }).catch(() => {}); }
+
 async function pollJob(jobId, onUpdate) {
   let polls = 0;
-  for (;;) {
-    const view = await api(`/api/jobs/${jobId}`);
-    onUpdate(view);
-    if (["done", "error", "cancelled"].includes(view.state)) return view;
-    await new Promise((r) => setTimeout(r, polls++ < 10 ? 30 : 150));   // quick answers are shown quickly
-  }
+  const here = location.hash;
+  activeJobs.add(jobId);
+  try {
+    for (;;) {
+      if (location.hash !== here) { cancelJob(jobId); throw new Error("left the page: cancelled"); }
+      const view = await api(`/api/jobs/${jobId}`);
+      onUpdate(view);
+      if (["done", "error", "cancelled"].includes(view.state)) return view;
+      await new Promise((r) => setTimeout(r, polls++ < 10 ? 30 : 150));   // quick answers are shown quickly
+    }
+  } finally { activeJobs.delete(jobId); }
 }
 
 // -- routing ------------------------------------------------------------------------------------------------
+function decoded(text) {
+  try { return decodeURIComponent(text); } catch (e) { return text; }    // a malformed escape: take it as typed
+}
+
 function route() {
   const hash = location.hash || "#/";
+  for (const id of activeJobs) cancelJob(id);
   for (const v of ["runs-view", "compare-view", "run-view"]) $(v).hidden = true;
-  if (hash.startsWith("#/run/")) showRun(decodeURIComponent(hash.slice(6)));
-  else if (hash.startsWith("#/compare/")) showCompare(hash.slice(10).split(",").map(decodeURIComponent).filter(Boolean));
+  if (hash.startsWith("#/run/")) showRun(decoded(hash.slice(6)));
+  else if (hash.startsWith("#/compare/")) showCompare(hash.slice(10).split(",").map(decoded).filter(Boolean));
   else { $("runs-view").hidden = false; loadRuns(); }
 }
 

@@ -30,7 +30,7 @@ function fmt(v) {
 
 // Numeric series of metrics.jsonl rows: nested numbers flattened ("lr.generator"), keyed against "step".
 function curveSeries(rows) {
-  const series = {};
+  const series = Object.create(null);         // no prototype: a metric may be called "constructor"
   for (const row of rows) {
     const step = row.step;
     if (typeof step !== "number") continue;

@@ -53,7 +53,7 @@ function latentMapPanel(run, base, shared, decode) {
   api(`${base}/latent`).then((m) => {
     shared.map = m;
     const xs = m.points.map((q) => q[0]), ys = m.points.map((q) => q[1]);
-    const pad = (a, b) => [a - (b - a) * 0.05, b + (b - a) * 0.05];
+    const pad = (a, b) => (b > a ? [a - (b - a) * 0.05, b + (b - a) * 0.05] : [a - 0.5, b + 0.5]);   // z = 1: flat
     const [x0, x1] = pad(Math.min(...xs), Math.max(...xs)), [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
     layout = { x0, x1, y0, y1 };
     const ctx = canvas.getContext("2d");
@@ -226,21 +226,24 @@ function writerPanel(run, base) {
   const text = el("p", { id: "writer-text", class: "writer-text" });
   const choices = el("div", { id: "writer-choices", class: "choices" });
   const info = el("p", { class: "message" });
-  let raw = "";
-  const step = async (pick) => {
+  let raw = "", asked = 0;
+  const step = async (pick, soFar) => {
+    const mine = ++asked;                        // answers to older clicks are dropped
+    for (const b of choices.querySelectorAll("button")) b.disabled = true;
     try {
-      const out = await post(`${base}/writer`, { text: raw, pick, top: 10 });
+      const out = await post(`${base}/writer`, { text: soFar, pick, top: 10 });
+      if (mine !== asked) return;
       raw = out.text;
       text.textContent = out.shown || "(start)";
       choices.replaceChildren(...out.choices.map((c) => {
         const b = el("button", { type: "button", class: "choice", disabled: c.id === null,
                                  text: `${c.token === "" ? "(end)" : c.token} ${(100 * c.p).toFixed(1)}%` });
-        b.addEventListener("click", () => step(c.id));
+        b.addEventListener("click", () => step(c.id, raw));
         return b;
       }));
       say(info, `${out.tokens} tokens; click one of the model's 10 likeliest next tokens (Foster ch. 6)`);
-    } catch (e) { say(info, e.message, true); }
+    } catch (e) { if (mine === asked) say(info, e.message, true); }
   };
-  start.addEventListener("click", () => { raw = prompt.value; step(null); });
+  start.addEventListener("click", () => step(null, prompt.value));
   return panel("Writer: choose the next token", "writer-panel", el("p", {}, prompt, " ", start), text, choices, info);
 }
