@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -180,25 +179,11 @@ def test_cli_refuses_a_missing_runs_folder(tmp_path):
 @pytest.fixture(scope="module")
 def server(studio):
     """A real uvicorn serving the same runs folder on a free localhost port (raw HTTP: no client-side URL clean-up)."""
-    import socket
-    import time
-
-    import uvicorn
+    from studio_server import serving
 
     _, runs = studio
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield port
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(runs)) as port:
+        yield port
 
 
 def raw(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:

@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -64,21 +62,10 @@ def runs_folder(trained_runs, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(runs_folder):
-    import uvicorn
+    from studio_server import serving
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runs_folder), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(runs_folder)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
