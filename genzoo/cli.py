@@ -123,8 +123,11 @@ def studio_command(runs_dir: Path | None, host: str, port: int, workers: int | N
         raise ConfigError(f"genzoo studio needs FastAPI and uvicorn ({e.name} is missing): "
                           f"pip install -e '.[studio]'") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
+        anywhere = host in ("0.0.0.0", "::")
         click.echo(f"genzoo: warning: the studio is bound to {host}, not localhost: other machines that reach "
-                   f"this address can browse the runs and use this machine's CPU", err=True)
+                   f"this address can browse the runs and use this machine's CPU"
+                   + (" (bound to every address, it answers any Host name: no guard against DNS rebinding; bind "
+                      "one address to keep it)" if anywhere else ""), err=True)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"genzoo studio: serving {runs_dir} at http://{shown}:{port}/ (Ctrl-C stops it)")
     import torch
