@@ -485,3 +485,21 @@ def test_a_run_with_a_newer_checkpoint_is_reopened(tmp_path):
     (run / "checkpoints" / "step-0000002").mkdir()
     (run / "checkpoints" / "step-0000002" / "meta.json").write_text("{}")
     assert cache.get(run) is not first and len(cache) == 1          # the old weights are dropped, not kept
+
+
+def test_attribute_vectors_use_attribute_columns_when_the_data_has_them():
+    import torch
+
+    from genzoo.data.types import ImageSet
+    from genzoo.studio.explore import LatentMap, attribute_names, attribute_vector_of
+
+    smiling = torch.tensor([1, 1, 0, 0, 1, 0], dtype=torch.float32)
+    data = ImageSet(torch.zeros(6, 1, 4, 4, dtype=torch.uint8),
+                    attributes=torch.stack([smiling, 1 - smiling], 1), attribute_names=["Smiling", "Bald"])
+    assert attribute_names(data) == ("attribute", ["Smiling", "Bald"])
+    codes = torch.stack([smiling * 2.0, torch.zeros(6)], 1)                     # smiling moves z0
+    m = LatentMap(codes, torch.arange(6), None, codes.mean(0), torch.eye(2), codes, [1.0, 0.0], "the plane")
+    ctx = type("Ctx", (), {"data": lambda self, split: data})()
+    vector, name, norm = attribute_vector_of(ctx, m, 0)
+    assert name == "Smiling" and torch.allclose(vector, torch.tensor([1.0, 0.0])) and abs(norm - 2.0) < 1e-6
+    assert attribute_vector_of(ctx, m, 1)[0][0] < 0                              # Bald: the other way

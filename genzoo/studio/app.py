@@ -363,7 +363,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
         """The latent map of held-out images (models that encode), with what the sliders should move."""
         def fn(item: Cached) -> dict[str, Any]:
             m = the_map(item)
-            return explore.map_json(m, getattr(item.ctx.data("test"), "class_names", None))
+            return explore.map_json(m, item.ctx.data("test"))
         return SafeJSON(await off_loop(model_call(name, fn), budget_s))
 
     @app.post("/api/runs/{name}/latent/code")

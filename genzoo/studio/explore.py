@@ -7,8 +7,8 @@
 - :func:`code_of` gives the code of a held-out image (encode) or of a seed (a draw from the model's prior), the
   ends of an interpolation and the start of the sliders.
 - :func:`attribute_vector_of` is the book's attribute vector (mean code with − mean code without, unit length;
-  Foster ch. 3, "latent space arithmetic", Fig. 3-22): a class of the data against the rest (the attribute columns
-  of CelebA-format data are ``genzoo analyze RUN arithmetic --attribute NAME``'s, not yet the page's).
+  Foster ch. 3, "latent space arithmetic", Fig. 3-22): an attribute column of CelebA-format data (``Smiling``, as
+  the book) or, for labelled data, a class against the rest.
 - :func:`decode_pngs` decodes codes to PNG images.
 
 The page does the arithmetic (lerp between two codes, code + f·vector, a slider moving one dimension) and asks for
@@ -99,13 +99,17 @@ def latent_map(ctx: Any, n: int = MAP_POINTS) -> LatentMap:
     return LatentMap(codes, index, labels, mean, basis, points, explained, plane)
 
 
-def map_json(m: LatentMap, class_names: list[str] | None) -> dict[str, Any]:
-    """The map as the page draws it (coordinates rounded to 4 decimals to keep it small)."""
+def map_json(m: LatentMap, data: Any) -> dict[str, Any]:
+    """The map as the page draws it (coordinates rounded to 4 decimals to keep it small), with what attribute
+    arithmetic can contrast."""
     labels = m.labels.tolist() if m.labels is not None else [None] * len(m.index)
+    kind, names = attribute_names(data)
+    class_names = getattr(data, "class_names", None)
     return {"plane": m.plane, "explained": [round(e, 4) for e in m.explained],
             "points": [[round(x, 4), round(y, 4), lab, int(i)]
                        for (x, y), lab, i in zip(m.points.tolist(), labels, m.index.tolist())],
-            "class_names": class_names, "slider_dims": m.slider_dims(),
+            "class_names": class_names, "attributes": {"kind": kind, "names": names},
+            "slider_dims": m.slider_dims(),
             "code_range": [round(float(m.codes.min()), 3), round(float(m.codes.max()), 3)]}
 
 
@@ -133,22 +137,35 @@ def code_of(ctx: Any, *, index: int | None = None, seed: int | None = None, box:
     return torch.randn(d, generator=g)
 
 
+def attribute_names(data: Any) -> tuple[str, list[str]]:
+    """What attribute arithmetic can contrast in ``data``: its binary attribute columns (CelebA-format data, e.g.
+    ``Smiling``) or else its classes (each against the rest); ``("none", [])`` for unlabelled data."""
+    if getattr(data, "attributes", None) is not None:
+        k = data.attributes.shape[1]
+        return "attribute", list(data.attribute_names or [str(i) for i in range(k)])
+    if getattr(data, "labels", None) is not None:
+        k = int(data.labels.max()) + 1 if len(data.labels) else 0
+        names = list(data.class_names or [])
+        return "class", [names[i] if i < len(names) else f"class {i}" for i in range(k)]
+    return "none", []
+
+
 def attribute_vector_of(ctx: Any, m: LatentMap, attribute: int) -> tuple[Tensor, str, float]:
-    """The unit attribute vector of class ``attribute`` (codes of the map's images of that class minus the rest),
-    its name, and its length before scaling."""
+    """The unit attribute vector of attribute column (or class) ``attribute``: the mean code of the map's images
+    that have it minus that of those that do not. Returns the vector, its name and its length before scaling."""
     data = ctx.data("test")
-    if m.labels is None:
+    kind, names = attribute_names(data)
+    if kind == "none":
         raise ConfigError("attribute arithmetic needs labelled test data (classes or attribute columns)")
-    k = int(m.labels.max()) + 1
-    if not 0 <= attribute < k:
-        raise ConfigError(f"attribute must be a class in [0, {k - 1}]")
-    has = m.labels == attribute
+    if not 0 <= attribute < len(names):
+        raise ConfigError(f"attribute must be {'an attribute column' if kind == 'attribute' else 'a class'} in "
+                          f"[0, {len(names) - 1}]")
+    has = data.attributes[m.index, attribute] > 0.5 if kind == "attribute" else data.labels[m.index] == attribute
     if has.all() or not has.any():
-        raise ConfigError(f"class {attribute} is {'all' if has.all() else 'none'} of the map's images: no contrast")
+        raise ConfigError(f"{names[attribute]!r} is {'every one' if has.all() else 'none'} of the map's "
+                          f"{len(has)} images: nothing to contrast")
     raw = attribute_vector(m.codes, has)
-    names = getattr(data, "class_names", None) or []
-    name = names[attribute] if attribute < len(names) else f"class {attribute}"
-    return raw / raw.norm().clamp_min(1e-12), name, float(raw.norm())
+    return raw / raw.norm().clamp_min(1e-12), names[attribute], float(raw.norm())
 
 
 def png_data_url(image: Tensor, scale: int = 1) -> str:

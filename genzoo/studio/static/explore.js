@@ -23,7 +23,7 @@ function debounce(fn, ms) {
 function drawExplore(run, box) {
   const ex = run.explore || {};
   const base = `/api/runs/${encodeURIComponent(run.name)}`;
-  const shared = { code: null, setCode: null, map: null };
+  const shared = { code: null, setCode: null, map: null, onMap: [] };
   const label = () => (ex.num_classes ? Number($("explore-class")?.value || 0) : undefined);
   shared.label = label;
   const round = (c) => c.map((v) => Math.round(v * 1e4) / 1e4);      // 4 decimals: a small request body
@@ -37,7 +37,7 @@ function drawExplore(run, box) {
   if (ex.map) box.append(latentMapPanel(run, base, shared, decode));
   if (ex.latent) box.append(slidersPanel(run, base, shared, decode, ex));
   if (ex.latent) box.append(interpolationPanel(run, base, ex, decode));
-  if (ex.map && run.class_names) box.append(attributePanel(run, base, decode));
+  if (ex.map) box.append(attributePanel(run, base, decode, shared));
   if (ex.writer) box.append(writerPanel(run, base));
 }
 
@@ -72,6 +72,7 @@ function latentMapPanel(run, base, shared, decode) {
       return swatch;
     }));
     canvas.dataset.ready = "1";
+    for (const hook of shared.onMap) hook(m);
     say(info, `${m.points.length} test images on ${m.plane}. Click anywhere to decode that point.`);
   }).catch((e) => say(info, e.message, true));
   canvas.addEventListener("click", async (ev) => {
@@ -189,15 +190,14 @@ function interpolationPanel(run, base, ex, decode) {
                strip, info);
 }
 
-function attributePanel(run, base, decode) {
-  const names = run.class_names;
-  const select = el("select", { id: "attribute" }, ...names.map((n, k) => el("option", { value: k, text: `${k} ${n}` })));
+function attributePanel(run, base, decode, shared) {
+  const select = el("select", { id: "attribute" });
   const index = el("input", { id: "attribute-index", type: "number", min: 0, value: 0, step: 1 });
   const factor = el("input", { id: "attribute-factor", type: "range", min: -4, max: 4, step: 0.25, value: 0 });
   const shown = el("output", { text: "0" });
   const image = el("img", { id: "attribute-image", class: "decoded", alt: "" });
   const info = el("p", { class: "message" });
-  let vector = null, code = null, key = "";
+  let vector = null, code = null, key = "", names = [];
   const refresh = debounce(async () => {
     try {
       const want = `${select.value}/${index.value}`;
@@ -215,9 +215,19 @@ function attributePanel(run, base, decode) {
   }, 60);
   for (const c of [select, index]) c.addEventListener("change", refresh);
   factor.addEventListener("input", () => { shown.textContent = factor.value; refresh(); });
-  refresh();
-  return panel("Attribute arithmetic", "attribute-panel",
-               el("p", {}, "attribute ", select, "  test image # ", index, "  factor ", factor, shown), image, info);
+  const p = panel("Attribute arithmetic", "attribute-panel",
+                  el("p", {}, "attribute ", select, "  test image # ", index, "  factor ", factor, shown), image, info);
+  p.hidden = true;
+  // the choices come with the latent map: CelebA-format attribute columns (Smiling first, as the book), or classes
+  shared.onMap.push((m) => {
+    names = m.attributes.names;
+    if (!names.length) return;
+    select.replaceChildren(...names.map((n, k) => el("option", { value: k, text: m.attributes.kind === "class" ? `${k} ${n}` : n })));
+    if (names.includes("Smiling")) select.value = String(names.indexOf("Smiling"));
+    p.hidden = false;
+    refresh();
+  });
+  return p;
 }
 
 function writerPanel(run, base) {
