@@ -182,17 +182,24 @@ def gaussian_fit_stats(codes: Tensor) -> dict[str, list[float]]:
     return {"mean": mean.tolist(), "std": std.tolist(), "kl_to_standard_normal": kl.tolist()}
 
 
+def principal_axes(codes: Tensor, k: int = 2) -> tuple[Tensor, Tensor, list[float]]:
+    """The mean of ``N×D`` codes, their first ``min(k, N, D)`` principal directions (orthonormal rows, ``k×D``
+    at most) and each direction's explained variance ratio; ``(codes − mean) @ axesᵀ`` projects onto them and
+    ``mean + p @ axes`` maps a projected point back to a code."""
+    mean = codes.double().mean(0)
+    _, s, vh = torch.linalg.svd(codes.double() - mean, full_matrices=False)
+    var = s.pow(2)
+    k = min(k, vh.shape[0])
+    return mean.float(), vh[:k].float(), (var[:k] / var.sum().clamp_min(1e-300)).tolist()
+
+
 def pca_2d(codes: Tensor) -> tuple[Tensor, list[float]]:
     """Project ``N×D`` codes on their first two principal components; also the explained variance
     ratios. Used for the latent scatter when ``z_dim > 2``."""
-    c = codes.double() - codes.double().mean(0)
-    _, s, vh = torch.linalg.svd(c, full_matrices=False)
-    var = s.pow(2)
-    k = min(2, vh.shape[0])
-    proj = c @ vh[:k].T
-    if k < 2:
-        proj = torch.cat([proj, torch.zeros(len(c), 2 - k, dtype=proj.dtype)], 1)
-    ratio = (var[:k] / var.sum().clamp_min(1e-300)).tolist()
+    mean, axes, ratio = principal_axes(codes, 2)
+    proj = (codes.double() - mean.double()) @ axes.double().T
+    if len(axes) < 2:
+        proj = torch.cat([proj, torch.zeros(len(codes), 2 - len(axes), dtype=proj.dtype)], 1)
     return proj.float(), ratio
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..analysis.latent import attribute_vector, decode_codes, encode_dataset
+from ..analysis.latent import attribute_vector, decode_codes, encode_dataset, principal_axes
 from ..config import ConfigError
 from ..models.capabilities import Encodes, FromLatent, why_not
 from ..run_context import item_index
@@ -82,16 +82,13 @@ def latent_map(ctx: Any, n: int = MAP_POINTS) -> LatentMap:
     index = item_index(len(data), n, spread=True)
     codes, _ = encode_dataset(model, data, ctx.cfg.data, index)
     codes = codes.float()
-    mean = codes.mean(0)
     d = codes.shape[1]
     if d <= 2:
         basis = torch.eye(2, d)
         mean = torch.zeros(d)
         plane, explained = f"the latent plane (z_dim = {d})", [1.0, 0.0] if d == 1 else [0.5, 0.5]
     else:
-        _, s, vh = torch.linalg.svd(codes.double() - mean.double(), full_matrices=False)
-        basis = vh[:2].float()
-        explained = (s[:2].pow(2) / s.pow(2).sum().clamp_min(1e-300)).tolist()
+        mean, basis, explained = principal_axes(codes, 2)
         plane = (f"the first two principal components of {len(codes)} codes (z_dim = {d}; "
                  f"{100 * sum(explained):.0f}% of their variance)")
     points = (codes - mean) @ basis.T
