@@ -6,7 +6,7 @@ import json
 import math
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi.responses import JSONResponse
 
@@ -72,24 +72,18 @@ class Redactor:
         return value
 
 
-def _json_file(path: Path) -> Any:
+def json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_text()) if path.is_file() else None
     except (OSError, ValueError):
         return None
 
 
-def _curves(path: Path) -> list[dict[str, Any]]:
-    """The rows of ``metrics.jsonl`` (at most :data:`MAX_CURVE_ROWS`, evenly thinned, the last always kept)."""
-    try:
-        st = path.stat()
-    except OSError:
+def read_curves(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl`` (at most :data:`MAX_CURVE_ROWS`, evenly thinned, the last kept)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
         return []
-    key = (path, st.st_mtime_ns, st.st_size)
-    with _CURVES_LOCK:
-        hit = _CURVES.get(path)
-    if hit is not None and hit[0] == key:
-        return hit[1]
     rows = []
     for line in path.read_text().splitlines():
         try:
@@ -101,21 +95,13 @@ def _curves(path: Path) -> list[dict[str, Any]]:
     if len(rows) > MAX_CURVE_ROWS:
         step = len(rows) / MAX_CURVE_ROWS
         rows = [rows[int(i * step)] for i in range(MAX_CURVE_ROWS - 1)] + [rows[-1]]
-    with _CURVES_LOCK:
-        _CURVES[path] = (key, rows)
     return rows
-
-
-curves = _curves
-_CURVES: dict[Path, tuple[tuple, list[dict[str, Any]]]] = {}    # metrics.jsonl rows by file, until it changes
-_CURVES_LOCK = threading.Lock()
-json_file = _json_file
 
 
 def run_row(run_dir: Path) -> dict[str, Any]:
     """One row of ``/api/runs``: the run index's entry (without machine paths) and its wall/CPU time."""
     e = read_run(run_dir)
-    summary = _json_file(run_dir / "train_summary.json") or {}
+    summary = json_file(run_dir / "train_summary.json") or {}
     return {"name": run_dir.name, "recipe": e.recipe, "family": e.family, "modality": e.modality,
             "data": e.dataset, "steps": e.step, "epoch": e.epoch, "stopped_by": e.stopped_by,
             "throughput": e.throughput, "wall_s": summary.get("total_wall_s", summary.get("wall_s")),
@@ -180,31 +166,41 @@ def model_explore(model: Any) -> dict[str, Any]:
             "num_classes": int(getattr(model.config, "num_classes", 0) or 0)}
 
 
-class RowCache:
-    """``/api/runs`` rows, re-read only when one of the files they come from changes (by size and mtime)."""
+class FileCache:
+    """``compute(run_dir)`` per run, computed again only when one of the run's ``files`` changes (mtime, size)."""
 
-    FILES = ("config.yaml", "data_spec.json", "train_summary.json", "eval.json", "checkpoints")
-
-    def __init__(self) -> None:
-        self._rows: dict[Path, tuple[tuple, dict[str, Any]]] = {}
+    def __init__(self, files: tuple[str, ...], compute: Callable[[Path], Any]):
+        self.files, self.compute = files, compute
+        self._values: dict[Path, tuple[tuple, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, run_dir: Path) -> dict[str, Any]:
-        key = []
-        for f in self.FILES:
+    def _signature(self, run_dir: Path) -> tuple:
+        out = []
+        for f in self.files:
             try:
                 st = (run_dir / f).stat()
-                key.append((st.st_mtime_ns, st.st_size))
+                out.append((st.st_mtime_ns, st.st_size))
             except OSError:
-                key.append(None)
-        sig = tuple(key)
+                out.append(None)
+        return tuple(out)
+
+    def get(self, run_dir: Path) -> Any:
+        sig = self._signature(run_dir)
         with self._lock:
-            hit = self._rows.get(run_dir)
+            hit = self._values.get(run_dir)
         if hit is not None and hit[0] == sig:
             return hit[1]
-        row = run_row(run_dir)
+        value = self.compute(run_dir)
         with self._lock:
-            self._rows[run_dir] = (sig, row)
-        return row
+            self._values[run_dir] = (sig, value)
+        return value
 
 
+def row_cache() -> FileCache:
+    """``/api/runs`` rows, read again when the files they come from change (a new checkpoint changes the folder)."""
+    return FileCache(("config.yaml", "data_spec.json", "train_summary.json", "eval.json", "checkpoints"), run_row)
+
+
+def curve_cache() -> FileCache:
+    """Each run's logged curves, read again when ``metrics.jsonl`` grows."""
+    return FileCache(("metrics.jsonl",), read_curves)

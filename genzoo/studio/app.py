@@ -36,7 +36,7 @@ from ..config import ConfigError
 from ..data.types import DataError
 from ..training.checkpoint import CheckpointError
 from . import explore
-from .answers import RowCache, Redactor, SafeJSON, check_options, curves, describe_model, json_file
+from .answers import Redactor, SafeJSON, check_options, curve_cache, describe_model, json_file, row_cache
 from .bodies import MAX_BODY, MAX_N, AttributeBody, CodeBody, DecodeBody, TaskBody, WriterBody
 from .paths import NotServed, gallery, run_file, run_folder
 from .workers import Busy, Cached, Job, Jobs, ModelCache, Workers, rate_key
@@ -96,7 +96,8 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
     directly has ``budget_s`` seconds; a job (which the page polls, with its steps) has ``job_budget_s``. ``hosts``:
     names it answers to besides localhost's (the address it is bound to when that is not localhost)."""
     root = Path(runs).resolve()
-    cache, workers, jobs, rows = ModelCache(cache_size), Workers(threads, max_pending, budget_s), Jobs(), RowCache()
+    cache, workers, jobs = ModelCache(cache_size), Workers(threads, max_pending, budget_s), Jobs()
+    rows, curves = row_cache(), curve_cache()
     redact = Redactor(root)
     allowed_hosts = {*LOCAL_HOSTS, *hosts}
 
@@ -190,18 +191,18 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
             raise Busy(f"the request took longer than the studio's limit of {budget:.0f} s and was stopped; ask "
                        f"for fewer images or sampler steps") from None
 
-    def model_call(name: str, fn) -> Any:
+    def model_call(item: Cached, fn) -> Any:
         """``fn(item)`` under the run's lock, waited for at most the budget."""
-        item = cache.get(folder(name))
         deadline = time.monotonic() + budget_s
 
         def call() -> Any:
-            item.hold(deadline, "this request")
-            try:
+            with item.holding(deadline):
                 return fn(item)
-            finally:
-                item.lock.release()
         return call
+
+    async def with_model(name: str, fn) -> Any:
+        """``fn(item)`` of run ``name``'s opened model, on the pool, within the budget."""
+        return await off_loop(model_call(cache.get(folder(name)), fn), budget_s)
 
     def described(item: Cached) -> dict[str, Any]:
         if item.description is None:
@@ -227,7 +228,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"config.yaml of run {name!r} is unreadable ({type(e).__name__})") from None
         spec = json_file(run_dir / "data_spec.json") or {}
-        return {**rows.get(run_dir), "config": redact.value(config), "curves": curves(run_dir / "metrics.jsonl"),
+        return {**rows.get(run_dir), "config": redact.value(config), "curves": curves.get(run_dir),
                 "eval": redact.value(json_file(run_dir / "eval.json")), "class_names": spec.get("class_names"),
                 "files": [{"path": p, "url": url(name, p)} for p in gallery(run_dir)]}
 
@@ -237,7 +238,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
         body = await asyncio.to_thread(run_files, name, run_dir)
         item = cache.get(run_dir)
         try:
-            found = item.description or await off_loop(model_call(name, described), budget_s)
+            found = item.description or await off_loop(model_call(item, described), budget_s)
             body.update(found, tasks_problem=None)
         except (ConfigError, DataError, CheckpointError, Busy) as e:
             body.update(tasks=[], explore={}, tasks_problem=redact.text(_status_of(e)[1]))
@@ -246,7 +247,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
     @app.get("/api/runs/{name}/curves")
     def curves_api(name: str) -> SafeJSON:
         """Only the logged curves of a run (what the comparison draws; no model is opened)."""
-        return SafeJSON({"name": name, "curves": curves(folder(name) / "metrics.jsonl")})
+        return SafeJSON({"name": name, "curves": curves.get(folder(name))})
 
     @app.get("/api/compare")
     def compare_api(runs: str = "") -> SafeJSON:
@@ -364,7 +365,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
         def fn(item: Cached) -> dict[str, Any]:
             m = the_map(item)
             return explore.map_json(m, item.ctx.data("test"))
-        return SafeJSON(await off_loop(model_call(name, fn), budget_s))
+        return SafeJSON(await with_model(name, fn))
 
     @app.post("/api/runs/{name}/latent/code")
     async def code_api(name: str, request: HttpRequest) -> SafeJSON:
@@ -376,7 +377,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
             box = the_map(item) if item.ctx.model.latent_prior == "box" and body.seed is not None else None
             z = explore.code_of(item.ctx, index=body.index, seed=body.seed, box=box)
             return {"code": [round(v, 5) for v in z.tolist()]}
-        return SafeJSON(await off_loop(model_call(name, fn), budget_s))
+        return SafeJSON(await with_model(name, fn))
 
     @app.post("/api/runs/{name}/latent/decode")
     async def decode_api(name: str, request: HttpRequest) -> SafeJSON:
@@ -396,7 +397,7 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
                 codes = torch.tensor(body.codes, dtype=torch.float32)
             return {"images": explore.decode_pngs(item.ctx, codes, body.label),
                     "codes": [[round(v, 5) for v in c] for c in codes.tolist()] if body.points else None}
-        return SafeJSON(await off_loop(model_call(name, fn), budget_s))
+        return SafeJSON(await with_model(name, fn))
 
     @app.post("/api/runs/{name}/latent/attribute")
     async def attribute_api(name: str, request: HttpRequest) -> SafeJSON:
@@ -405,14 +406,14 @@ def create_app(runs: Path, *, cache_size: int = 4, threads: int = 2, budget_s: f
         def fn(item: Cached) -> dict[str, Any]:
             vector, what, norm = explore.attribute_vector_of(item.ctx, the_map(item), body.attribute)
             return {"vector": [round(v, 5) for v in vector.tolist()], "attribute": what, "raw_norm": round(norm, 4)}
-        return SafeJSON(await off_loop(model_call(name, fn), budget_s))
+        return SafeJSON(await with_model(name, fn))
 
     @app.post("/api/runs/{name}/writer")
     async def writer_api(name: str, request: HttpRequest) -> SafeJSON:
         """Foster ch. 6's human-in-the-loop writer, one choice at a time (models with next-token prediction)."""
         body = await read_body(request, WriterBody)
-        return SafeJSON(await off_loop(model_call(
-            name, lambda item: explore.writer_step(item.ctx, body.text, body.pick, body.top)), budget_s))
+        return SafeJSON(await with_model(name, lambda item: explore.writer_step(item.ctx, body.text, body.pick,
+                                                                                  body.top)))
 
     # -- the page ------------------------------------------------------------------------------------------------
     @app.get("/favicon.ico")
@@ -458,6 +459,7 @@ def _run(ctx: Any, run_dir: Path, name: str, kind: str, body: TaskBody, progress
         art.save_tensor = False              # the studio shows pictures; `genzoo sample` writes tensors
     key = hashlib.sha256(json.dumps([kind, body.model_dump()], sort_keys=True).encode()).hexdigest()[:12]
     rel = f"samples/studio/{kind}-{body.seed}-{key}.png"
+    new = not (run_dir / rel).exists()       # the same request again rewrites its file: nothing to prune
     try:
         written = write_artifact(art, run_dir / rel)
     except OSError as e:
@@ -469,7 +471,8 @@ def _run(ctx: Any, run_dir: Path, name: str, kind: str, body: TaskBody, progress
             path = Path(v).resolve()
             v = path.relative_to(run_dir).as_posix() if path.is_relative_to(run_dir) else path.name
         result[k] = v
-    _prune(run_dir / "samples" / "studio")
+    if new:
+        _prune(run_dir / "samples" / "studio")
     png = run_dir / rel
     if png.is_file():
         result["png"] = url(name, rel)

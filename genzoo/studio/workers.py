@@ -20,6 +20,7 @@ and can be cancelled; finished jobs are kept (the newest :data:`KEEP_JOBS`), eac
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -28,7 +29,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..progress import listening
 from ..run_context import RunContext
@@ -45,11 +46,16 @@ class Cached:
     latent_map: Any = None                                              # the explorer's map, made on first use
     description: Any = None                                             # the page's tasks and panels, made once
 
-    def hold(self, deadline: float, what: str) -> None:
-        """Take this run's lock, waiting at most until ``deadline`` (time.monotonic)."""
+    @contextlib.contextmanager
+    def holding(self, deadline: float) -> Iterator[None]:
+        """This run's lock for the ``with`` block, waited for at most until ``deadline`` (time.monotonic)."""
         if not self.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise Busy(f"run {self.ctx.run_dir.name!r} is busy with another request ({what} waited for it until "
+            raise Busy(f"run {self.ctx.run_dir.name!r} is busy with another request (this one waited for it until "
                        f"the studio's limit); try again when it has finished")
+        try:
+            yield
+        finally:
+            self.lock.release()
 
 
 class Busy(RuntimeError):
@@ -143,23 +149,20 @@ class Workers:
         def call() -> Any:
             if job is not None and job.cancelled:
                 raise Stopped("cancelled")
-            item.hold(deadline, "this request")
-            t0 = time.perf_counter()
-            try:
+            with item.holding(deadline):
                 if job is not None:
                     job.state = "running"
                 item.ctx.model                     # load (once) outside the timing
                 t0 = time.perf_counter()
-                with listening(step):
-                    result = fn()
+                try:
+                    with listening(step):
+                        result = fn()
+                except Stopped:                    # a lower bound of its rate: never estimate below it again
+                    item.seconds_per_item[key] = max(item.seconds_per_item.get(key, 0.0),
+                                                     (time.perf_counter() - t0) / max(n, 1))
+                    raise
                 item.seconds_per_item[key] = (time.perf_counter() - t0) / max(n, 1)
                 return result
-            except Stopped:
-                item.seconds_per_item[key] = max(item.seconds_per_item.get(key, 0.0),
-                                                 (time.perf_counter() - t0) / max(n, 1))
-                raise
-            finally:
-                item.lock.release()
         return call
 
     def shutdown(self) -> None:
