@@ -23,6 +23,17 @@ from playwright.sync_api import expect, sync_playwright
 WAIT = 120_000
 
 
+def run_task(page, prefix: str = "sample", **controls) -> None:
+    """Set the controls of the task panel ``prefix`` (a menu is chosen, a field filled) and press its button."""
+    for name, value in controls.items():
+        control = page.locator(f"#{prefix}-{name}")
+        if control.evaluate("c => c.tagName") == "SELECT":
+            control.select_option(str(value))
+        else:
+            control.fill(str(value))
+    page.click(f"#{prefix}-run")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", type=Path)
@@ -72,8 +83,7 @@ def main() -> None:
             box = canvas.bounding_box()
             canvas.click(position={"x": 0.62 * box["width"], "y": 0.7 * box["height"]})
             expect(page.locator("#map-info")).to_contain_text("decoded (", timeout=WAIT)
-            page.fill("#sample-n", "32")
-            page.click("#sample-run")
+            run_task(page, n=32)
             expect(page.locator("#sample-message")).to_contain_text("done", timeout=WAIT)
             page.fill("#interp-a-value", "3")
             page.fill("#interp-b-value", "7")
@@ -86,25 +96,18 @@ def main() -> None:
 
             page.goto(f"{base}/#/run/{args.diffusion}")
             expect(page.locator("#sample-sampler")).to_be_visible(timeout=WAIT)
-            page.select_option("#sample-sampler", "ddim")
-            page.fill("#sample-steps", "50")
-            page.fill("#sample-n", "32")
-            page.click("#sample-run")
+            run_task(page, sampler="ddim", steps=50, n=32)
             expect(page.locator("#sample-message")).to_contain_text("denoising steps", timeout=WAIT)
             shot("diffusion-progress")
             expect(page.locator("#sample-message")).to_contain_text("done", timeout=WAIT)
             page.click('details[data-task="trajectory"] > summary')
-            page.fill("#trajectory-n", "4")
-            page.click("#trajectory-run")
+            run_task(page, "trajectory", n=4)
             expect(page.locator("#trajectory-message")).to_contain_text("done", timeout=WAIT)
             shot("diffusion", full=True)
 
             page.goto(f"{base}/#/run/{args.text}")
             expect(page.locator("#sample-prompt")).to_be_visible(timeout=WAIT)
-            page.fill("#sample-prompt", "you will")
-            page.fill("#sample-temperature", "0.8")
-            page.fill("#sample-n", "3")
-            page.click("#sample-run")
+            run_task(page, prompt="you will", temperature=0.8, n=3)
             expect(page.locator("#sample-message")).to_contain_text("done", timeout=WAIT)
             page.fill("#writer-prompt", "you will")
             page.click("#writer-start")

@@ -113,10 +113,20 @@ def watched(browser, base_url, request):
     assert not errors, f"the page logged errors: {errors}"
 
 
+def run_task(page, prefix: str = "sample", **controls) -> None:
+    """Set the controls of the task panel ``prefix`` (a menu is chosen, a field filled) and press its button."""
+    for name, value in controls.items():
+        control = page.locator(f"#{prefix}-{name}")
+        if control.evaluate("c => c.tagName") == "SELECT":
+            control.select_option(str(value))
+        else:
+            control.fill(str(value))
+    page.click(f"#{prefix}-run")
+
+
 def sample_sha(w: Watched, seed: int) -> str:
     page = w.page
-    page.fill("#sample-seed", str(seed))
-    page.click("#sample-run")
+    run_task(page, seed=seed)
     expect(page.locator("#sample-message")).to_contain_text(f"seed {seed}: done", timeout=WAIT_MS)
     image = page.locator("#sample-result")
     expect(image).to_be_visible()
@@ -202,10 +212,7 @@ def test_diffusion_sampler_shows_its_steps_and_the_explore_tasks_run(watched):
     watched.open("#/run/ddpm")
     expect(page.locator("#sample-sampler")).to_be_visible(timeout=WAIT_MS)
     assert page.locator("#sample-sampler option").all_text_contents() == ["default (ddim)", "ddpm", "ddim"]
-    page.select_option("#sample-sampler", "ddpm")
-    page.fill("#sample-steps", "40")
-    page.fill("#sample-n", "64")
-    page.click("#sample-run")
+    run_task(page, sampler="ddpm", steps=40, n=64)
     seen = set()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -220,11 +227,10 @@ def test_diffusion_sampler_shows_its_steps_and_the_explore_tasks_run(watched):
     assert "steps shown" in seen, seen                           # the progress of the running sampler was shown
     for task in ("trajectory", "complete"):
         page.click(f'details[data-task="{task}"] > summary')
-        page.click(f"#{task}-run")
+        run_task(page, task)
         watched.done(task)
         expect(page.locator(f"#{task}-result")).to_be_visible()
-    page.select_option("#complete-mask", "center")
-    page.click("#complete-run")
+    run_task(page, "complete", mask="center")
     expect(page.locator("#complete-message")).to_contain_text("done", timeout=WAIT_MS)
 
 
@@ -232,10 +238,7 @@ def test_leaving_the_page_cancels_its_running_job(watched):
     page = watched.page
     watched.open("#/run/ddpm")
     expect(page.locator("#sample-sampler")).to_be_visible(timeout=WAIT_MS)
-    page.select_option("#sample-sampler", "ddpm")
-    page.fill("#sample-steps", "40")
-    page.fill("#sample-n", "256")
-    page.click("#sample-run")
+    run_task(page, sampler="ddpm", steps=40, n=256)
     expect(page.locator("#sample-message")).to_contain_text("denoising steps", timeout=WAIT_MS)
     job = page.locator("#sample-form").get_attribute("data-job")
     page.click("#home")                                          # back to the runs list
@@ -253,10 +256,7 @@ def test_text_continuation_and_the_human_in_the_loop_writer(watched, request):
     page = watched.page
     watched.open("#/run/text")
     expect(page.locator("#sample-prompt")).to_be_visible(timeout=WAIT_MS)
-    page.fill("#sample-prompt", "what")
-    page.fill("#sample-temperature", "0.5")
-    page.fill("#sample-n", "2")
-    page.click("#sample-run")
+    run_task(page, prompt="what", temperature=0.5, n=2)
     watched.done("sample")
     assert (page.locator("#sample-text").text_content() or "").startswith("what")
     page.fill("#writer-prompt", "what")
@@ -293,8 +293,7 @@ def test_hostile_requests_from_the_page_are_refused(watched, request):
                  headers={"Content-Type": "application/json"})
     assert r.status == 422 and "n:" in r.json()["error"]
     watched.open("#/run/vae")
-    page.fill("#sample-n", "100000")                             # the page shows the server's reason
-    page.click("#sample-run")
+    run_task(page, n=100000)                                     # the page shows the server's reason
     expect(page.locator("#sample-message.error")).to_contain_text("less than or equal to 256", timeout=WAIT_MS)
 
 
